@@ -1,0 +1,201 @@
+# dlab — the one entry point.
+#
+#   make                  build libdlab, libdlbench, every lesson and test (runs scripts/setup first)
+#   make lesson-1 && ./run    build lesson 1 and point ./run at it
+#   make test             build everything, run unit tests, gradient checks, lesson smoke tests
+#   make test SANITIZE=1  the CPU tests under AddressSanitizer + UBSan (build-san/)
+#   make test-gpu         every CUDA variant against the CPU reference (needs a GPU)
+#   make bench            time every matmul variant; results/bench/
+#   make clean
+#
+# Knobs: CC, NVCC, CUDA_ARCH (default sm_90), NO_CUDA=1, NO_OPENMP=1, OPT (default -O3),
+#        DLAB_NO_SETUP=1 (skip scripts/setup).
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+# ---------------------------------------------------------------- set-up
+# Install missing Debian packages before anything is detected (fast when all are there).
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+ifneq ($(DLAB_NO_SETUP),1)
+ifeq ($(MAKELEVEL),0)
+$(shell scripts/setup --if-needed >&2)
+endif
+endif
+endif
+
+# ---------------------------------------------------------------- build dirs and flags
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+NO_CUDA := 1
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+CC ?= cc
+OPT ?= -O3
+CPPFLAGS := -D_GNU_SOURCE -Ikernels/include -Iharness/include
+CFLAGS := -std=c11 -Wall -Wextra -Werror -g $(OPT) -fPIC $(SANFLAGS)
+LDFLAGS := $(SANFLAGS)
+LDLIBS := -lm -lpthread
+
+# ---------------------------------------------------------------- feature detection
+have_cmd = $(shell command -v $(1) >/dev/null 2>&1 && echo 1)
+have_pc = $(shell pkg-config --exists $(1) 2>/dev/null && echo 1)
+
+ifneq ($(NO_OPENMP),1)
+HAVE_OPENMP := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1)
+endif
+ifeq ($(HAVE_OPENMP),1)
+CFLAGS += -fopenmp
+LDFLAGS += -fopenmp
+CPPFLAGS += -DDL_HAVE_OPENMP=1
+endif
+
+HAVE_OPENBLAS := $(call have_pc,openblas)
+ifeq ($(HAVE_OPENBLAS),1)
+CPPFLAGS += -DDL_HAVE_OPENBLAS=1 $(shell pkg-config --cflags openblas)
+LDLIBS += $(shell pkg-config --libs openblas)
+endif
+
+HAVE_ZLIB := $(call have_pc,zlib)
+ifeq ($(HAVE_ZLIB),1)
+CPPFLAGS += -DDL_HAVE_ZLIB=1
+LDLIBS += -lz
+endif
+
+HAVE_CMOCKA := $(call have_pc,cmocka)
+HAVE_GNUPLOT := $(call have_cmd,gnuplot)
+HAVE_MPI := $(call have_cmd,mpicc)
+
+CUDA_HOME ?= $(firstword $(wildcard /usr/local/cuda /usr/local/cuda-13.0 /usr/lib/cuda))
+NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc))
+CUDA_ARCH ?= sm_90
+ifeq ($(NO_CUDA),1)
+NVCC :=
+endif
+ifneq ($(NVCC),)
+HAVE_CUDA := 1
+CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib))
+HAVE_CUBLAS := $(if $(wildcard $(CUDA_LIBDIR)/libcublas.so*),1)
+HAVE_CUDNN := $(if $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/local/include/cudnn.h),1)
+HAVE_NCCL := $(if $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h /usr/local/include/nccl.h),1)
+CPPFLAGS += -DDL_HAVE_CUDA=1 -DDLB_HAVE_CUDA=1 -I$(CUDA_HOME)/include
+NVCCFLAGS := -arch=$(CUDA_ARCH) -O3 -g -std=c++17 -Xcompiler -fPIC,-Wall -Werror all-warnings \
+             -D_GNU_SOURCE -DDL_HAVE_CUDA=1 -DDLB_HAVE_CUDA=1 -Ikernels/include -Iharness/include
+LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++
+endif
+
+mark = $(if $(1),✓,✗)
+ifeq ($(MAKELEVEL),0)
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+$(info dlab features:)
+$(info   $(call mark,$(HAVE_OPENMP)) OpenMP)
+$(info   $(call mark,$(HAVE_CUDA)) CUDA (nvcc$(if $(HAVE_CUDA), $(NVCC) -arch=$(CUDA_ARCH),: not found, CPU-only build)))
+$(info   $(call mark,$(HAVE_CUBLAS)) cuBLAS)
+$(info   $(call mark,$(HAVE_CUDNN)) cuDNN)
+$(info   $(call mark,$(HAVE_NCCL)) NCCL)
+$(info   $(call mark,$(HAVE_MPI)) MPI (mpicc))
+$(info   $(call mark,$(HAVE_OPENBLAS)) OpenBLAS)
+$(info   $(call mark,$(HAVE_ZLIB)) zlib)
+$(info   $(call mark,$(HAVE_GNUPLOT)) gnuplot)
+$(info   $(call mark,$(HAVE_CMOCKA)) cmocka (tests))
+endif
+endif
+
+# Recorded in run.json so every result says how it was built.
+BUILD_FLAGS := $(CC) $(CFLAGS)
+CPPFLAGS += -DDLB_BUILD_FLAGS='"$(BUILD_FLAGS)"'
+
+# ---------------------------------------------------------------- sources
+KERNEL_SRCS := $(shell find kernels -name '*.c' | sort)
+HARNESS_SRCS := $(shell find harness -name '*.c' | sort)
+ifeq ($(HAVE_CUDA),1)
+KERNEL_CU := $(shell find kernels -name '*.cu' | sort)
+HARNESS_CU := $(shell find harness -name '*.cu' | sort)
+endif
+KERNEL_OBJS := $(KERNEL_SRCS:%.c=$(BUILD)/obj/%.o) $(KERNEL_CU:%.cu=$(BUILD)/obj/%.cu.o)
+HARNESS_OBJS := $(HARNESS_SRCS:%.c=$(BUILD)/obj/%.o) $(HARNESS_CU:%.cu=$(BUILD)/obj/%.cu.o)
+LIBDLAB := $(BUILD)/lib/libdlab.a
+LIBDLBENCH := $(BUILD)/lib/libdlbench.a
+LIBS := $(LIBDLBENCH) $(LIBDLAB)
+
+# Lessons: lessons/NN-name/*.c, lesson.c has main(); the other files can be linked by tests.
+LESSON_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard lessons/[0-9][0-9]-*/lesson.c))))
+lesson_num = $(firstword $(subst -, ,$(notdir $(1))))
+lesson_bin = $(BUILD)/bin/lesson-$(call lesson_num,$(1))
+lesson_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(1)/lesson.c,$(wildcard $(1)/*.c)))
+LESSON_BINS := $(foreach d,$(LESSON_DIRS),$(call lesson_bin,$(d)))
+
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bin/bench-%)
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TEST_GPU_SRCS := $(wildcard tests/gpu_*.c)
+TEST_GPU_BINS := $(TEST_GPU_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+# ---------------------------------------------------------------- rules
+.PHONY: all libs lessons tests bench test test-gpu clean help
+all: libs lessons $(BENCH_BINS) $(if $(HAVE_CMOCKA),tests)
+libs: $(LIBS)
+lessons: $(LESSON_BINS)
+tests: $(TEST_BINS) $(if $(HAVE_CUDA),$(TEST_GPU_BINS))
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBDLAB): $(KERNEL_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBDLBENCH): $(HARNESS_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+define lesson_rules
+$(call lesson_bin,$(1)): $(BUILD)/obj/$(1)/lesson.o $(call lesson_objs,$(1)) $(LIBS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
+.PHONY: lesson-$(call lesson_num,$(1)) lesson-$(patsubst 0%,%,$(call lesson_num,$(1)))
+lesson-$(call lesson_num,$(1)) lesson-$(patsubst 0%,%,$(call lesson_num,$(1))): $(call lesson_bin,$(1))
+	ln -sfn $(call lesson_bin,$(1)) run
+	@echo "built $(1): now ./run   (./run --help for options)"
+endef
+$(foreach d,$(LESSON_DIRS),$(eval $(call lesson_rules,$(d))))
+
+$(BUILD)/bin/bench-%: $(BUILD)/obj/bench/%.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# A test named test_lessonNN links lesson NN's non-main objects.
+test_lesson_objs = $(foreach d,$(filter lessons/$(patsubst test_lesson%,%,$(1))-%,$(LESSON_DIRS)),$(call lesson_objs,$(d)))
+.SECONDEXPANSION:
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $$(call test_lesson_objs,%) $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+test: all
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/run-tests
+
+test-gpu: all
+	@BUILD=$(BUILD) scripts/run-tests --gpu
+
+bench: all
+	@mkdir -p results/bench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bin/bench-matmul $(BENCH_ARGS)
+
+clean:
+	rm -rf build build-san run
+
+help:
+	@sed -n '2,14p' Makefile
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
