@@ -6,6 +6,7 @@
 #   make test SANITIZE=1  the CPU tests under AddressSanitizer + UBSan (build-san/)
 #   make test-gpu         every CUDA variant against the CPU reference (needs a GPU)
 #   make bench            time every matmul variant; results/bench/
+#   make bench-gpu        the same plus every CUDA variant (needs a GPU)
 #   make clean
 #
 # Knobs: CC, NVCC, CUDA_ARCH (default sm_90), NO_CUDA=1, NO_OPENMP=1, OPT (default -O3),
@@ -138,7 +139,7 @@ TEST_GPU_SRCS := $(wildcard tests/gpu_*.c)
 TEST_GPU_BINS := $(TEST_GPU_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 # ---------------------------------------------------------------- rules
-.PHONY: all libs lessons tests bench test test-gpu clean help
+.PHONY: all libs lessons tests bench bench-gpu test test-gpu install clean help
 all: libs lessons $(BENCH_BINS) $(if $(HAVE_CMOCKA),tests)
 libs: $(LIBS)
 lessons: $(LESSON_BINS)
@@ -192,10 +193,26 @@ bench: all
 	@mkdir -p results/bench
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bin/bench-matmul $(BENCH_ARGS)
 
+# make install PREFIX=/usr/local: headers, static libraries and pkg-config files
+# (dlab.pc, dlbench.pc), so another program builds with `pkg-config --cflags --libs dlab`.
+PREFIX ?= /usr/local
+install: libs
+	install -d $(PREFIX)/include/dlab $(PREFIX)/lib/pkgconfig
+	install -m 644 kernels/include/dlab/*.h $(PREFIX)/include/dlab/
+	install -m 644 harness/include/dlbench.h $(PREFIX)/include/
+	install -m 644 $(LIBDLAB) $(LIBDLBENCH) $(PREFIX)/lib/
+	printf 'prefix=%s\nName: dlab\nDescription: dlab kernel library\nVersion: 0.1.0\nCflags: -I$${prefix}/include\nLibs: -L$${prefix}/lib -ldlab %s\n' \
+	  '$(abspath $(PREFIX))' '$(LDFLAGS) $(LDLIBS)' > $(PREFIX)/lib/pkgconfig/dlab.pc
+	printf 'prefix=%s\nName: dlbench\nDescription: dlab timing harness\nVersion: 0.1.0\nCflags: -I$${prefix}/include\nLibs: -L$${prefix}/lib -ldlbench %s\n' \
+	  '$(abspath $(PREFIX))' '$(LDFLAGS) $(LDLIBS)' > $(PREFIX)/lib/pkgconfig/dlbench.pc
+
+bench-gpu: all
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bin/bench-matmul --device cuda $(BENCH_ARGS)
+
 clean:
 	rm -rf build build-san run
 
 help:
-	@sed -n '2,14p' Makefile
+	@sed -n '2,16p' Makefile
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

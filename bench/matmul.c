@@ -86,6 +86,74 @@ typedef struct options {
     double max_call_s;
 } options;
 
+/* ---- GPU: every CUDA variant, timed with CUDA events (--device cuda) ---- */
+
+static void run_gpu(dlb_run *run, const dlb_opts *mopts, long max_n, uint64_t seed) {
+    const dl_ops *ops;
+    if (dl_backend("cuda", &ops) != DL_OK) return;
+    size_t elems = (size_t)max_n * max_n;
+    float *hA;
+    float *dA, *dB, *dC;
+    if (dl_alloc((void **)&hA, elems * 4) != DL_OK || ops->alloc((void **)&dA, elems * 4) != DL_OK ||
+        ops->alloc((void **)&dB, elems * 4) != DL_OK || ops->alloc((void **)&dC, elems * 4) != DL_OK) {
+        fprintf(stderr, "bench-matmul: %s\n", dl_last_error());
+        exit(1);
+    }
+    dl_rng r;
+    dl_rng_seed(&r, seed);
+    dl_rng_fill_uniform(&r, hA, elems, -1, 1);
+    if (ops->to_device(dA, hA, elems * 4) != DL_OK || ops->to_device(dB, hA, elems * 4) != DL_OK) {
+        fprintf(stderr, "bench-matmul: %s\n", dl_last_error());
+        exit(1);
+    }
+    int nv;
+    const dl_variant *const *vs = dl_variants("matmul", &nv);
+    dlb_table *t = dlb_table_new("matmul_gpu", "variant", "n", "time_ms", "mad_pct", "gflops",
+                                 "vs_cublas", NULL);
+    double cublas_rate[16] = {0};
+    for (int pass = 0; pass < 2; pass++) { /* cuBLAS first, so the others can be put beside it */
+        for (int vi = 0; vi < nv; vi++) {
+            const dl_variant *v = vs[vi];
+            bool is_cublas = strcmp(v->name, "cublas") == 0;
+            if (v->device != DL_DEVICE_CUDA || !dl_variant_available(v) || is_cublas != (pass == 0))
+                continue;
+            int si = 0;
+            for (long n = 256; n <= max_n && si < 16; n *= 2, si++) {
+                call c = {v, dl_matmul_dense((int)n, (int)n, (int)n, dA, false, dB, false, dC, false)};
+                dlb_result res;
+                if (dlb_cuda_measure(run_call, &c, mopts, true, &res) != 0) {
+                    fprintf(stderr, "bench-matmul: %s\n", dlb_error());
+                    break;
+                }
+                double rate = dlb_gflops(2.0 * n * n * n, res.time.median);
+                if (is_cublas) cublas_rate[si] = rate;
+                dlb_table_str(t, v->name);
+                dlb_table_int(t, n);
+                dlb_table_numf(t, res.time.median * 1e3, "%.4f");
+                dlb_table_numf(t, 100 * res.time.mad / res.time.median, "%.1f");
+                dlb_table_numf(t, rate, "%.0f");
+                dlb_table_numf(t, cublas_rate[si] > 0 ? rate / cublas_rate[si] : NAN, "%.3f");
+                char name[96];
+                snprintf(name, sizeof name, "matmul_gpu/%s/%ld", v->name, n);
+                dlb_counter counters[] = {{"gflops", rate}, {NULL, 0}};
+                dlb_run_benchmark(run, name, &res, counters);
+                if (cublas_rate[si] > 0 && !is_cublas) {
+                    char metric[64];
+                    snprintf(metric, sizeof metric, "%s_vs_cublas_%ld", v->name, n);
+                    dlb_run_metric(run, metric, rate / cublas_rate[si], "ratio");
+                }
+            }
+        }
+    }
+    char gpu[128] = "";
+    dlb_cuda_gpu_name(gpu, sizeof gpu);
+    printf("\nGPU (%s), cold L2 (flushed before each sample), CUDA events:\n", gpu);
+    dlb_run_table(run, t);
+    dlb_table_free(t);
+    dl_free(hA);
+    ops->free(dA), ops->free(dB), ops->free(dC);
+}
+
 int main(int argc, char **argv) {
     options o = {.max_n = 4096, .max_call_s = 2.0};
     dlb_opt extra[] = {
@@ -265,6 +333,8 @@ int main(int argc, char **argv) {
         printf("\nOurs against OpenBLAS, interleaved (ratio = OpenBLAS time / our time; > 1: ours faster):\n");
         dlb_run_table(run, ab);
     }
+
+    if (strcmp(cli.device, "cuda") == 0) run_gpu(run, &mopts, cli.quick ? 1024 : 8192, cli.seed);
 
     if (best_own_1024 > 0) {
         dlb_run_metric(run, "sgemm_best_gflops_1024", best_own_1024, "gflops");
