@@ -110,6 +110,14 @@ endif
 BUILD_FLAGS := $(CC) $(CFLAGS)
 CPPFLAGS += -DDLB_BUILD_FLAGS='"$(BUILD_FLAGS)"'
 
+# Objects depend on the flags they were built with: changing NO_CUDA, OPT, CC ... rebuilds.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) | $(NVCC) $(NVCCFLAGS)
+ifneq ($(FLAGS_NOW),$(file < $(FLAGS_STAMP)))
+$(shell mkdir -p $(BUILD))
+$(file > $(FLAGS_STAMP),$(FLAGS_NOW))
+endif
+
 # ---------------------------------------------------------------- sources
 KERNEL_SRCS := $(shell find kernels -name '*.c' | sort)
 HARNESS_SRCS := $(shell find harness -name '*.c' | sort)
@@ -145,11 +153,11 @@ libs: $(LIBS)
 lessons: $(LESSON_BINS)
 tests: $(TEST_BINS) $(if $(HAVE_CUDA),$(TEST_GPU_BINS))
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/%.cu.o: %.cu
+$(BUILD)/obj/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 

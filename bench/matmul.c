@@ -7,7 +7,7 @@
  * summary.csv, benchmarks.json (Google Benchmark schema), run.json and matmul_gflops.png.
  *
  * Slow variants are not run at sizes where one call would take more than --max-call-s
- * (predicted from their rate at the previous size): ref at n = 4096 would take minutes.
+ * (predicted from their best rate at smaller sizes): ref at n = 4096 would take minutes.
  *
  * OpenBLAS picks its kernel when it loads; OPENBLAS_CORETYPE (set on some machines) forces an
  * older one. `make bench` unsets it for this command alone; the kernel in use is printed and
@@ -238,16 +238,17 @@ int main(int argc, char **argv) {
     for (int vi = 0; vi < nv && vi < 64; vi++) {
         const dl_variant *v = vs[vi];
         if (v->device != DL_DEVICE_CPU || !dl_variant_available(v)) continue;
-        double rate = 0; /* GFLOP/s at the previous size, to predict the next */
+        double best_rate = 0; /* best GFLOP/s at smaller sizes, to predict the next */
         for (int si = 0; si < nsizes; si++) {
             int n = sizes[si];
             dlb_progress_update(&prog, (long)vi * nsizes + si);
             double flops = 2.0 * n * n * n;
-            if (rate > 0 && flops / (rate * 1e9) > o.max_call_s) break;
+            if (best_rate > 0 && flops / (best_rate * 1e9) > o.max_call_s) break;
             call c = {v, dl_matmul_dense(n, n, n, buf.A, false, buf.B, false, buf.C, false)};
             dlb_result r;
             if (dlb_measure(run_call, &c, &mopts, &r) != 0) continue;
-            rate = dlb_gflops(flops, r.time.median);
+            double rate = dlb_gflops(flops, r.time.median);
+            if (rate > best_rate) best_rate = rate;
             dlb_table_str(sq, v->name);
             dlb_table_int(sq, n);
             dlb_table_numf(sq, r.time.median * 1e3, "%.3f");

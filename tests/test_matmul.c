@@ -17,8 +17,12 @@
 #include "../kernels/ops/matmul/matmul_internal.h"
 #include "dlab/dlab.h"
 
-typedef struct problem {
+typedef struct shape {
     int M, N, K, pad; /* pad: extra columns in every stored row (ld = row length + pad) */
+} shape;
+
+typedef struct problem {
+    int M, N, K, pad;
     bool ta, tb, acc;
 } problem;
 
@@ -71,7 +75,7 @@ static double worst_error_ratio(const dl_variant *v, problem p, uint64_t seed) {
     return worst;
 }
 
-static void check_all_cpu_variants(const problem *ps, int n, const char *what) {
+static void check_all_cpu_variants(const shape *ps, int n, const char *what) {
     int count;
     const dl_variant *const *vs = dl_variants("matmul", &count);
     int checked = 0;
@@ -80,8 +84,7 @@ static void check_all_cpu_variants(const problem *ps, int n, const char *what) {
         if (v->device != DL_DEVICE_CPU || !dl_variant_available(v)) continue;
         for (int i = 0; i < n; i++) {
             for (int t = 0; t < 8; t++) {
-                problem p = ps[i];
-                p.ta = t & 1, p.tb = (t >> 1) & 1, p.acc = (t >> 2) & 1;
+                problem p = {ps[i].M, ps[i].N, ps[i].K, ps[i].pad, t & 1, (t >> 1) & 1, (t >> 2) & 1};
                 double w = worst_error_ratio(v, p, 1000 + (uint64_t)i * 8 + t);
                 if (!(w <= 1.0))
                     fail_msg("%s: variant %s, %s M=%d N=%d K=%d pad=%d ta=%d tb=%d acc=%d: error "
@@ -96,7 +99,7 @@ static void check_all_cpu_variants(const problem *ps, int n, const char *what) {
 
 static void test_every_cpu_variant_matches_ref_on_tiny_and_prime_shapes(void **state) {
     (void)state;
-    problem ps[] = {{1, 1, 1, 0}, {1, 7, 3, 0}, {5, 1, 2, 0}, {2, 3, 1, 0}, {7, 11, 13, 0},
+    shape ps[] = {{1, 1, 1, 0}, {1, 7, 3, 0}, {5, 1, 2, 0}, {2, 3, 1, 0}, {7, 11, 13, 0},
                     {37, 53, 61, 0}, {31, 17, 97, 3}, {3, 101, 5, 1}};
     check_all_cpu_variants(ps, (int)(sizeof ps / sizeof ps[0]), "small");
 }
@@ -104,7 +107,7 @@ static void test_every_cpu_variant_matches_ref_on_tiny_and_prime_shapes(void **s
 static void test_every_cpu_variant_matches_ref_across_tile_boundaries(void **state) {
     (void)state;
     /* Sizes around the usual register tiles (6, 8, 12, 14, 16, 32, 64) and cache blocks. */
-    problem ps[] = {{13, 33, 65, 0}, {15, 65, 33, 0}, {64, 64, 64, 0}, {97, 129, 257, 5},
+    shape ps[] = {{13, 33, 65, 0}, {15, 65, 33, 0}, {64, 64, 64, 0}, {97, 129, 257, 5},
                     {127, 31, 300, 0}, {65, 100, 784, 0}, {200, 70, 513, 2}};
     check_all_cpu_variants(ps, (int)(sizeof ps / sizeof ps[0]), "tiles");
 }
@@ -112,7 +115,7 @@ static void test_every_cpu_variant_matches_ref_across_tile_boundaries(void **sta
 static void test_every_cpu_variant_matches_ref_on_model_shapes(void **state) {
     (void)state;
     /* MLP layer 784→300 at batch 64 and a GPT projection 128→512 at 64 tokens. */
-    problem ps[] = {{64, 300, 784, 0}, {64, 512, 128, 0}, {300, 784, 64, 0}};
+    shape ps[] = {{64, 300, 784, 0}, {64, 512, 128, 0}, {300, 784, 64, 0}};
     check_all_cpu_variants(ps, (int)(sizeof ps / sizeof ps[0]), "model");
 }
 
