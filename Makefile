@@ -86,7 +86,12 @@ HAVE_NCCL := $(if $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h /us
 CPPFLAGS += -DDL_HAVE_CUDA=1 -DDLB_HAVE_CUDA=1 -I$(CUDA_HOME)/include
 NVCCFLAGS := -arch=$(CUDA_ARCH) -O3 -g -std=c++17 -Xcompiler -fPIC,-Wall -Werror all-warnings \
              -D_GNU_SOURCE -DDL_HAVE_CUDA=1 -DDLB_HAVE_CUDA=1 -Ikernels/include -Iharness/include
+ifeq ($(HAVE_CUBLAS),1)
 LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++
+else
+NVCCFLAGS += -DDL_NO_CUBLAS=1
+LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -lstdc++
+endif
 endif
 
 mark = $(if $(1),✓,✗)
