@@ -116,8 +116,12 @@ static bool non_finite_text(double v, char *buf, size_t len) {
     return true;
 }
 
+/* The shortest of %.15g / %.17g that reads back as the same double: exact integers stay
+ * integers (4294967296, not 4.2949673e+09) and 0.1 stays 0.1. */
 void dlbi_num_text(double v, char *buf, size_t len) {
-    if (!non_finite_text(v, buf, len)) snprintf(buf, len, "%.9g", v);
+    if (non_finite_text(v, buf, len)) return;
+    snprintf(buf, len, "%.15g", v);
+    if (strtod(buf, NULL) != v) snprintf(buf, len, "%.17g", v);
 }
 
 /* A cell as text; for_csv picks full precision over the terminal format. */

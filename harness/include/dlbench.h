@@ -151,7 +151,7 @@ dlb_table *dlb_table_new(const char *name, ...);
 void dlb_table_free(dlb_table *t);
 void dlb_table_str(dlb_table *t, const char *s);
 void dlb_table_int(dlb_table *t, long long v);
-/* A number, printed with %.4g on the terminal and %.9g in CSV. NaN and ±inf are written as
+/* A number, printed with %.4g on the terminal and full round-trip precision in CSV. NaN and ±inf are written as
  * nan / inf / -inf. */
 void dlb_table_num(dlb_table *t, double v);
 /* A number with a chosen terminal format, e.g. "%.3f"; CSV still gets full precision. */

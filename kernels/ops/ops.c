@@ -12,6 +12,8 @@
     extern const int dl_##fam##_variant_count;
 
 DECLARE_FAMILY(matmul)
+DECLARE_FAMILY(sum)
+DECLARE_FAMILY(convert)
 
 typedef struct family {
     const char *name;
@@ -22,6 +24,8 @@ typedef struct family {
 /* ---- the families, in the order tables and reports list them ---- */
 static const family FAMILIES[] = {
     {"matmul", dl_matmul_variant_table, &dl_matmul_variant_count},
+    {"sum", dl_sum_variant_table, &dl_sum_variant_count},
+    {"convert", dl_convert_variant_table, &dl_convert_variant_count},
 };
 #define NFAMILIES ((int)(sizeof FAMILIES / sizeof FAMILIES[0]))
 

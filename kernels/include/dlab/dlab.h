@@ -16,8 +16,10 @@
 #define DLAB_VERSION "0.1.0"
 
 #include "backend.h"
+#include "convert.h"
 #include "core.h"
 #include "matmul.h"
+#include "reduce.h"
 #include "registry.h"
 #include "status.h"
 
