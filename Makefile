@@ -191,6 +191,7 @@ $(BUILD)/bin/bench-%: $(BUILD)/obj/bench/%.o $(LIBS)
 
 # A test named test_lessonNN links lesson NN's non-main objects.
 test_lesson_objs = $(foreach d,$(filter lessons/$(patsubst test_lesson%,%,$(1))-%,$(LESSON_DIRS)),$(call lesson_objs,$(d)))
+.SECONDARY:
 .SECONDEXPANSION:
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $$(call test_lesson_objs,%) $(LIBS)
 	@mkdir -p $(@D)
