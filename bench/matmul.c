@@ -201,8 +201,15 @@ int main(int argc, char **argv) {
     dlb_run_param(run, "openblas_coretype_env", "%s", forced ? forced : "");
     dlb_run_param(run, "fma_peak_gflops", "%.1f", peak.fma_gflops);
 
+    /* OpenBLAS's idle workers spin for up to ~0.1 s after a call, and so do OpenMP's: the
+     * longer warm-up lets the previous variant's threads go quiet before this one is timed,
+     * and the A/B comparison sleeps before every sample for the same reason. */
     dlb_opts mopts = dlb_opts_default();
+    mopts.warmup_s = 0.2;
     if (cli.quick) mopts.min_samples = 3, mopts.max_samples = 5, mopts.max_time_s = 0.1;
+    dlb_opts abopts = mopts;
+    abopts.settle_s = 0.12;
+    abopts.min_samples = cli.quick ? 3 : 15;
 
     buffers buf;
     size_t max_elems = (size_t)o.max_n * o.max_n;
@@ -317,7 +324,7 @@ int main(int argc, char **argv) {
             call cb = {blas, dl_matmul_dense(n, n, n, buf.A, false, buf.B, false, buf.C, false)};
             call co = {best, cb.args};
             dlb_ab cmp;
-            if (dlb_compare(run_call, &cb, run_call, &co, &mopts, &cmp) != 0) continue;
+            if (dlb_compare(run_call, &cb, run_call, &co, &abopts, &cmp) != 0) continue;
             double flops = 2.0 * n * n * n;
             dlb_table_int(ab, n);
             dlb_table_str(ab, best->name);

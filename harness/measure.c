@@ -65,9 +65,11 @@ dlb_opts dlb_opts_default(void) {
 }
 
 static int check_opts(const dlb_opts *o) {
-    if (!(o->warmup_s >= 0) || !(o->min_sample_s >= 0) || !(o->max_time_s >= 0))
-        return dlbi_fail("dlb_opts: times must be >= 0 (warmup %g s, min_sample %g s, max_time %g s)",
-                         o->warmup_s, o->min_sample_s, o->max_time_s);
+    if (!(o->warmup_s >= 0) || !(o->min_sample_s >= 0) || !(o->max_time_s >= 0) || !(o->settle_s >= 0) ||
+        o->settle_s > 10)
+        return dlbi_fail("dlb_opts: times must be >= 0 and settle_s <= 10 (warmup %g s, min_sample %g s, "
+                         "max_time %g s, settle %g s)",
+                         o->warmup_s, o->min_sample_s, o->max_time_s, o->settle_s);
     if (o->min_samples < 1 || o->max_samples < o->min_samples)
         return dlbi_fail("dlb_opts: need 1 <= min_samples <= max_samples (got %d, %d)",
                          o->min_samples, o->max_samples);
@@ -80,6 +82,13 @@ static double time_calls(dlb_fn fn, void *ctx, long iters) {
     double t0 = dlb_now();
     for (long i = 0; i < iters; i++) fn(ctx);
     return dlb_now() - t0;
+}
+
+/* Let other threads' spin-waits run out before a sample (see dlb_opts.settle_s). */
+static void settle(double seconds) {
+    if (seconds <= 0) return;
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    nanosleep(&ts, NULL);
 }
 
 static void warm_up(dlb_fn fn, void *ctx, double warmup_s) {
@@ -113,7 +122,10 @@ int dlb_measure(dlb_fn fn, void *ctx, const dlb_opts *opts, dlb_result *out) {
     long iters = calibrate(fn, ctx, o.min_sample_s);
     int n = 0;
     double start = dlb_now();
-    while (n < o.max_samples && (n < o.min_samples || dlb_now() - start < o.max_time_s)) {
+    double slept = 0;
+    while (n < o.max_samples && (n < o.min_samples || dlb_now() - start - slept < o.max_time_s)) {
+        settle(o.settle_s);
+        slept += o.settle_s;
         sample_s[n] = time_calls(fn, ctx, iters) / (double)iters;
         n++;
     }
@@ -141,9 +153,13 @@ int dlb_compare(dlb_fn a, void *actx, dlb_fn b, void *bctx, const dlb_opts *opts
 
     int n = 0;
     double start = dlb_now();
-    while (n < o.max_samples && (n < o.min_samples || dlb_now() - start < o.max_time_s)) {
+    double slept = 0;
+    while (n < o.max_samples && (n < o.min_samples || dlb_now() - start - slept < o.max_time_s)) {
+        settle(o.settle_s);
         a_s[n] = time_calls(a, actx, iters) / (double)iters;
+        settle(o.settle_s);
         b_s[n] = time_calls(b, bctx, iters) / (double)iters;
+        slept += 2 * o.settle_s;
         ratio[n] = a_s[n] / b_s[n];
         n++;
     }

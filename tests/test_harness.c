@@ -216,6 +216,24 @@ static void test_measure_rejects_impossible_options(void **state) {
     o.max_samples = 2;
     assert_int_equal(dlb_measure(busy_loop, &n, &o, &r), -1);
     assert_int_equal(dlb_measure(NULL, &n, NULL, &r), -1);
+    o = quick_opts();
+    o.settle_s = -1;
+    assert_int_equal(dlb_measure(busy_loop, &n, &o, &r), -1);
+    assert_non_null(strstr(dlb_error(), "settle"));
+}
+
+static void test_settle_pauses_before_every_sample_of_both_sides(void **state) {
+    (void)state;
+    long n = 10;
+    dlb_opts o = quick_opts();
+    o.settle_s = 0.01;
+    o.min_samples = o.max_samples = 4;
+    dlb_ab ab;
+    /* A sleep lasts at least what was asked, so this lower bound cannot be flaky. */
+    double t0 = dlb_now();
+    assert_int_equal(dlb_compare(busy_loop, &n, busy_loop, &n, &o, &ab), 0);
+    assert_true(dlb_now() - t0 >= 8 * 0.01);
+    assert_int_equal(ab.ratio.n, 4);
 }
 
 static void test_compare_sees_double_work_as_about_twice_as_slow(void **state) {
@@ -668,6 +686,7 @@ int main(void) {
         cmocka_unit_test(test_default_options_and_quick_mode),
         cmocka_unit_test(test_measure_of_busy_loop_is_self_consistent),
         cmocka_unit_test(test_measure_rejects_impossible_options),
+        cmocka_unit_test(test_settle_pauses_before_every_sample_of_both_sides),
         cmocka_unit_test(test_compare_sees_double_work_as_about_twice_as_slow),
         cmocka_unit_test(test_rates_from_work_and_time),
         cmocka_unit_test(test_table_csv_round_trip_keeps_strings_and_numbers),
