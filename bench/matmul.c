@@ -209,6 +209,7 @@ int main(int argc, char **argv) {
     if (cli.quick) mopts.min_samples = 3, mopts.max_samples = 5, mopts.max_time_s = 0.1;
     dlb_opts abopts = mopts;
     abopts.settle_s = 0.12;
+    abopts.min_sample_s = 0.02; /* several calls per sample: a sample is not one cold call */
     abopts.min_samples = cli.quick ? 3 : 15;
 
     buffers buf;

@@ -84,11 +84,14 @@ static double time_calls(dlb_fn fn, void *ctx, long iters) {
     return dlb_now() - t0;
 }
 
-/* Let other threads' spin-waits run out before a sample (see dlb_opts.settle_s). */
-static void settle(double seconds) {
+/* Let other threads' spin-waits run out before a sample (see dlb_opts.settle_s), then make
+ * one untimed call: after a sleep, the first call pays for waking its own thread pool and the
+ * idle cores, which is not what the sample should measure. */
+static void settle(dlb_fn fn, void *ctx, double seconds) {
     if (seconds <= 0) return;
     struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
     nanosleep(&ts, NULL);
+    fn(ctx);
 }
 
 static void warm_up(dlb_fn fn, void *ctx, double warmup_s) {
@@ -124,7 +127,7 @@ int dlb_measure(dlb_fn fn, void *ctx, const dlb_opts *opts, dlb_result *out) {
     double start = dlb_now();
     double slept = 0;
     while (n < o.max_samples && (n < o.min_samples || dlb_now() - start - slept < o.max_time_s)) {
-        settle(o.settle_s);
+        settle(fn, ctx, o.settle_s);
         slept += o.settle_s;
         sample_s[n] = time_calls(fn, ctx, iters) / (double)iters;
         n++;
@@ -155,9 +158,9 @@ int dlb_compare(dlb_fn a, void *actx, dlb_fn b, void *bctx, const dlb_opts *opts
     double start = dlb_now();
     double slept = 0;
     while (n < o.max_samples && (n < o.min_samples || dlb_now() - start - slept < o.max_time_s)) {
-        settle(o.settle_s);
+        settle(a, actx, o.settle_s);
         a_s[n] = time_calls(a, actx, iters) / (double)iters;
-        settle(o.settle_s);
+        settle(b, bctx, o.settle_s);
         b_s[n] = time_calls(b, bctx, iters) / (double)iters;
         slept += 2 * o.settle_s;
         ratio[n] = a_s[n] / b_s[n];

@@ -72,10 +72,11 @@ typedef struct dlb_opts {
     int min_samples;     /* at least this many samples (default 10) */
     int max_samples;     /* at most this many samples (default 50) */
     double max_time_s;   /* stop adding samples past min_samples after this (default 1.0) */
-    double settle_s;     /* sleep this long before each sample (default 0). For comparing
-                            libraries whose idle threads spin after a call (OpenBLAS, OpenMP
-                            runtimes): without a pause, one side's spinning workers steal the
-                            cores the other side's sample runs on. Not counted in max_time_s. */
+    double settle_s;     /* sleep this long, then make one untimed call, before each sample
+                            (default 0: neither). For comparing libraries whose idle threads
+                            spin after a call (OpenBLAS, OpenMP runtimes): without a pause, one
+                            side's spinning workers steal the cores the other side's sample
+                            runs on. Not counted in max_time_s. */
 } dlb_opts;
 
 /* The defaults; DLB_QUICK=1 in the environment shortens them (for smoke tests). */
