@@ -283,7 +283,7 @@ int main(int argc, char **argv) {
     char peak_label[64];
     snprintf(peak_label, sizeof peak_label, "measured FMA peak (%s, %d thr)", peak.simd, cli.threads);
     dlb_plot_hline(plot, peak_label, peak.fma_gflops);
-    dlb_plot_extra(plot, "set key top left");
+    dlb_plot_extra(plot, "set key inside top left box opaque\nset logscale x 2\nset xrange [48:5600]\nset yrange [0:*]\nset offsets 0, 0, graph 0.35, 0");
     dlb_run_plot(run, plot);
     dlb_plot_free(plot);
 

@@ -24,6 +24,9 @@ int dlbi_fail(const char *fmt, ...)
 /* ---- files (io.c) */
 
 /* mkdir -p; 0 or -1 with a message naming the path. */
+/* A malloc'd copy of s ("" for NULL), or NULL when out of memory. */
+char *dlbi_strdup(const char *s);
+
 int dlbi_mkdir_p(const char *dir);
 /* Open <path>.tmp for writing; the tmp name goes to tmp_path. NULL + message on failure. */
 FILE *dlbi_tmp_open(const char *path, char *tmp_path, size_t tmp_len);

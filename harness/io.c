@@ -170,3 +170,11 @@ int dlbi_json_find_str(const char *json, const char *key, char *out, size_t len)
     out[n] = '\0';
     return 0;
 }
+
+char *dlbi_strdup(const char *s) {
+    s = s ? s : "";
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}

@@ -34,22 +34,14 @@ struct dlb_plot {
     int nhlines;
 };
 
-static char *copy_str(const char *s) {
-    s = s ? s : "";
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 dlb_plot *dlb_plot_new(const char *name, const char *title, const char *xlabel, const char *ylabel) {
     dlb_plot *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->name = copy_str(name);
-    p->title = copy_str(title);
-    p->xlabel = copy_str(xlabel);
-    p->ylabel = copy_str(ylabel);
-    p->extra = copy_str("");
+    p->name = dlbi_strdup(name);
+    p->title = dlbi_strdup(title);
+    p->xlabel = dlbi_strdup(xlabel);
+    p->ylabel = dlbi_strdup(ylabel);
+    p->extra = dlbi_strdup("");
     if (!p->name || !p->title || !p->xlabel || !p->ylabel || !p->extra || !p->name[0]) {
         dlb_plot_free(p);
         return NULL;
@@ -86,7 +78,7 @@ void dlb_plot_series(dlb_plot *p, const char *label, const double *x, const doub
     series *grown = realloc(p->series, (size_t)(p->nseries + 1) * sizeof *grown);
     if (!grown) return;
     p->series = grown;
-    series s = {.label = copy_str(label), .n = n};
+    series s = {.label = dlbi_strdup(label), .n = n};
     s.x = malloc((size_t)(n > 0 ? n : 1) * sizeof *s.x);
     s.y = malloc((size_t)(n > 0 ? n : 1) * sizeof *s.y);
     if (!s.label || !s.x || !s.y) {
@@ -107,7 +99,7 @@ void dlb_plot_hline(dlb_plot *p, const char *label, double y) {
     hline *grown = realloc(p->hlines, (size_t)(p->nhlines + 1) * sizeof *grown);
     if (!grown) return;
     p->hlines = grown;
-    p->hlines[p->nhlines] = (hline){.label = copy_str(label), .y = y};
+    p->hlines[p->nhlines] = (hline){.label = dlbi_strdup(label), .y = y};
     if (p->hlines[p->nhlines].label) p->nhlines++;
 }
 

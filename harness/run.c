@@ -20,14 +20,6 @@
 
 #include "dlb_internal.h"
 
-static char *copy_str(const char *s) {
-    s = s ? s : "";
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 /* Create and delete a file: mkdir succeeding does not prove we may write here. */
 static int probe_writable(const char *dir) {
     char path[4096];
@@ -60,8 +52,8 @@ int dlb_run_open(const char *dir, const char *name, dlb_run **out) {
 
     dlb_run *r = calloc(1, sizeof *r);
     if (!r) return dlbi_fail("dlb_run_open: out of memory");
-    r->dir = copy_str(dir);
-    r->name = copy_str(name);
+    r->dir = dlbi_strdup(dir);
+    r->name = dlbi_strdup(name);
     if (!r->dir || !r->name) {
         dlb_run_abort(r);
         return dlbi_fail("dlb_run_open: out of memory");
@@ -83,7 +75,7 @@ void dlb_run_param(dlb_run *r, const char *key, const char *fmt, ...) {
     va_end(ap);
     for (int i = 0; i < r->nparams; i++) {
         if (strcmp(r->params[i].key, key) != 0) continue;
-        char *v = copy_str(value);
+        char *v = dlbi_strdup(value);
         if (v) {
             free(r->params[i].value);
             r->params[i].value = v;
@@ -93,7 +85,7 @@ void dlb_run_param(dlb_run *r, const char *key, const char *fmt, ...) {
     dlbi_param *grown = realloc(r->params, (size_t)(r->nparams + 1) * sizeof *grown);
     if (!grown) return;
     r->params = grown;
-    dlbi_param p = {copy_str(key), copy_str(value)};
+    dlbi_param p = {dlbi_strdup(key), dlbi_strdup(value)};
     if (!p.key || !p.value) {
         free(p.key);
         free(p.value);
@@ -106,7 +98,7 @@ void dlb_run_metric(dlb_run *r, const char *metric, double value, const char *un
     if (!r || !metric) return;
     for (int i = 0; i < r->nmetrics; i++) {
         if (strcmp(r->metrics[i].name, metric) != 0) continue;
-        char *u = copy_str(unit);
+        char *u = dlbi_strdup(unit);
         if (!u) return;
         free(r->metrics[i].unit);
         r->metrics[i].unit = u;
@@ -116,7 +108,7 @@ void dlb_run_metric(dlb_run *r, const char *metric, double value, const char *un
     dlbi_metric *grown = realloc(r->metrics, (size_t)(r->nmetrics + 1) * sizeof *grown);
     if (!grown) return;
     r->metrics = grown;
-    dlbi_metric m = {copy_str(metric), copy_str(unit), value};
+    dlbi_metric m = {dlbi_strdup(metric), dlbi_strdup(unit), value};
     if (!m.name || !m.unit) {
         free(m.name);
         free(m.unit);
@@ -130,10 +122,10 @@ void dlb_run_benchmark(dlb_run *r, const char *name, const dlb_result *res, cons
     dlbi_bench *grown = realloc(r->benches, (size_t)(r->nbenches + 1) * sizeof *grown);
     if (!grown) return;
     r->benches = grown;
-    dlbi_bench b = {.name = copy_str(name), .result = *res};
+    dlbi_bench b = {.name = dlbi_strdup(name), .result = *res};
     if (!b.name) return;
     for (int i = 0; counters && counters[i].name && b.ncounters < 8; i++) {
-        char *cname = copy_str(counters[i].name);
+        char *cname = dlbi_strdup(counters[i].name);
         if (!cname) break;
         b.counter_name[b.ncounters] = cname;
         b.counter_value[b.ncounters++] = counters[i].value;
@@ -149,7 +141,7 @@ static void add_file(dlb_run *r, const char *name, const char *ext) {
     char **grown = realloc(r->files, (size_t)(r->nfiles + 1) * sizeof *grown);
     if (!grown) return;
     r->files = grown;
-    if ((r->files[r->nfiles] = copy_str(file)) != NULL) r->nfiles++;
+    if ((r->files[r->nfiles] = dlbi_strdup(file)) != NULL) r->nfiles++;
 }
 
 int dlb_run_table(dlb_run *r, const dlb_table *t) {

@@ -29,14 +29,6 @@ struct dlb_table {
     int ncells, cap;
 };
 
-static char *copy_str(const char *s) {
-    s = s ? s : "";
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 dlb_table *dlb_table_new(const char *name, ...) {
     dlb_table *t = calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -46,11 +38,11 @@ dlb_table *dlb_table_new(const char *name, ...) {
         char **cols = realloc(t->cols, (size_t)(t->ncols + 1) * sizeof *cols);
         if (!cols) break;
         t->cols = cols;
-        if ((t->cols[t->ncols] = copy_str(c)) == NULL) break;
+        if ((t->cols[t->ncols] = dlbi_strdup(c)) == NULL) break;
         t->ncols++;
     }
     va_end(ap);
-    t->name = copy_str(name);
+    t->name = dlbi_strdup(name);
     if (t->ncols == 0 || !t->name) {
         dlb_table_free(t);
         return NULL;
@@ -87,7 +79,7 @@ void dlb_table_str(dlb_table *t, const char *s) {
     cell *c = add_cell(t);
     if (!c) return;
     c->kind = CELL_STR;
-    c->text = copy_str(s);
+    c->text = dlbi_strdup(s);
 }
 
 void dlb_table_int(dlb_table *t, long long v) {
