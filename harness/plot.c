@@ -169,9 +169,9 @@ static int write_script(const dlb_plot *p, const char *dir, bool *drawable) {
     fputs("# Written by libdlbench. Redraw with: gnuplot ", f);
     fprintf(f, "%s.gp (in this directory)\n", p->name);
     fputs("if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-          "    set terminal pngcairo size 900,600\n"
+          "    set terminal pngcairo size 900,650\n"
           "} else {\n"
-          "    set terminal png size 900,600\n"
+          "    set terminal png size 900,650\n"
           "}\n"
           "set termoption noenhanced\n",
           f);
@@ -183,7 +183,7 @@ static int write_script(const dlb_plot *p, const char *dir, bool *drawable) {
     gp_set(f, "ylabel", p->ylabel);
     if (p->logx) fputs("set logscale x\n", f);
     if (p->logy) fputs("set logscale y\n", f);
-    fputs("set grid\nset key outside right top\n", f);
+    fputs("set grid\nset key below maxcols 3\n", f);
     fputs(p->extra, f);
 
     char dat[520];
