@@ -14,6 +14,17 @@
 DECLARE_FAMILY(matmul)
 DECLARE_FAMILY(sum)
 DECLARE_FAMILY(convert)
+DECLARE_FAMILY(linear)
+DECLARE_FAMILY(relu)
+DECLARE_FAMILY(gelu)
+DECLARE_FAMILY(softmax_xent)
+DECLARE_FAMILY(layernorm)
+DECLARE_FAMILY(embedding)
+DECLARE_FAMILY(residual)
+DECLARE_FAMILY(attention)
+DECLARE_FAMILY(conv2d)
+DECLARE_FAMILY(maxpool)
+DECLARE_FAMILY(optim)
 
 typedef struct family {
     const char *name;
@@ -26,6 +37,17 @@ static const family FAMILIES[] = {
     {"matmul", dl_matmul_variant_table, &dl_matmul_variant_count},
     {"sum", dl_sum_variant_table, &dl_sum_variant_count},
     {"convert", dl_convert_variant_table, &dl_convert_variant_count},
+    {"linear", dl_linear_variant_table, &dl_linear_variant_count},
+    {"relu", dl_relu_variant_table, &dl_relu_variant_count},
+    {"gelu", dl_gelu_variant_table, &dl_gelu_variant_count},
+    {"softmax_xent", dl_softmax_xent_variant_table, &dl_softmax_xent_variant_count},
+    {"layernorm", dl_layernorm_variant_table, &dl_layernorm_variant_count},
+    {"embedding", dl_embedding_variant_table, &dl_embedding_variant_count},
+    {"residual", dl_residual_variant_table, &dl_residual_variant_count},
+    {"attention", dl_attention_variant_table, &dl_attention_variant_count},
+    {"conv2d", dl_conv2d_variant_table, &dl_conv2d_variant_count},
+    {"maxpool", dl_maxpool_variant_table, &dl_maxpool_variant_count},
+    {"optim", dl_optim_variant_table, &dl_optim_variant_count},
 };
 #define NFAMILIES ((int)(sizeof FAMILIES / sizeof FAMILIES[0]))
 
@@ -58,3 +80,13 @@ const dl_variant *dl_variant_find(const char *family_name, const char *name) {
 }
 
 bool dl_variant_available(const dl_variant *v) { return v && (!v->available || v->available()); }
+
+const dl_variant *dl_variant_best_cpu(const char *family_name) {
+    static const char *const fastest_first[] = {"omp_avx512", "omp_avx2", "omp", "im2col",
+                                                "blocked", "ref"};
+    for (size_t i = 0; i < sizeof fastest_first / sizeof fastest_first[0]; i++) {
+        const dl_variant *v = dl_variant_find(family_name, fastest_first[i]);
+        if (v && v->device == DL_DEVICE_CPU && dl_variant_available(v)) return v;
+    }
+    return NULL;
+}

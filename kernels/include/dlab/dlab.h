@@ -15,12 +15,24 @@
 
 #define DLAB_VERSION "0.1.0"
 
+#include "act.h"
+#include "attention.h"
 #include "backend.h"
+#include "checkpoint.h"
+#include "conv2d.h"
 #include "convert.h"
 #include "core.h"
+#include "data.h"
+#include "embedding.h"
+#include "layernorm.h"
+#include "linear.h"
 #include "matmul.h"
+#include "maxpool.h"
+#include "optim.h"
 #include "reduce.h"
 #include "registry.h"
+#include "residual.h"
+#include "softmax_xent.h"
 #include "status.h"
 
 #endif

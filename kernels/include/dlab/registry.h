@@ -51,6 +51,9 @@ const dl_variant *const *dl_variants(const char *family, int *count);
 /* A variant by family and name, or NULL. */
 const dl_variant *dl_variant_find(const char *family, const char *name);
 bool dl_variant_available(const dl_variant *v);
+/* The fastest CPU variant of a family that can run here, by the naming convention of the
+ * tables: omp_avx512, omp_avx2, omp, im2col, blocked, then ref. NULL for an unknown family. */
+const dl_variant *dl_variant_best_cpu(const char *family);
 
 #ifdef __cplusplus
 }

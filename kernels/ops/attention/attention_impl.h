@@ -1,0 +1,20 @@
+/* attention_impl.h — private to kernels/ops/attention: the variant functions that
+ * attention_variants.c registers. Callers outside use the registry or dlab/attention.h. */
+#ifndef DLAB_ATTENTION_IMPL_H
+#define DLAB_ATTENTION_IMPL_H
+
+#include "dlab/attention.h"
+
+/* attention_ref.c: the oracle */
+dl_status dl_attention_ref_forward(const dl_attention_args *a);
+dl_status dl_attention_ref_backward(const dl_attention_args *a);
+
+/* attention_cpu.c: OpenMP over (b, h), register-blocked SIMD tiles */
+bool dl_attention_have_avx512(void);
+bool dl_attention_have_avx2(void);
+dl_status dl_attention_avx512_forward(const dl_attention_args *a);
+dl_status dl_attention_avx512_backward(const dl_attention_args *a);
+dl_status dl_attention_avx2_forward(const dl_attention_args *a);
+dl_status dl_attention_avx2_backward(const dl_attention_args *a);
+
+#endif

@@ -1,0 +1,62 @@
+/* optim_clip.c — global-norm gradient clipping (see dl_clip_grad_norm in dlab/optim.h).
+ *
+ * The norm is accumulated in double: a sum of up to millions of squares in fp32 would lose
+ * digits (and overflow above ~1.8e19 per element), while double holds the square of any
+ * finite float and a sum of 10^9 of them. Eight independent accumulators per buffer, joined
+ * in a fixed order, keep the result the same every run and let the adds pipeline.
+ * Left out: per-parameter or per-layer clipping, clipping by value, and a parallel norm
+ * (one pass over the gradients is small next to the step that produced them).
+ */
+#include <math.h>
+
+#include "dlab/optim.h"
+
+static double sum_of_squares(const float *x, size_t n) {
+    double lane[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            lane[j] += (double)x[i + j] * (double)x[i + j];
+    for (int j = 0; i < n; i++, j++)
+        lane[j] += (double)x[i] * (double)x[i];
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+           ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+dl_status dl_clip_grad_norm(const dl_grad_span *bufs, int count, double max_norm,
+                            double *norm_out) {
+    if (!norm_out) return DL_FAIL(DL_ERR_ARG, "norm_out is NULL");
+    *norm_out = NAN;
+    if (count < 0) return DL_FAIL(DL_ERR_ARG, "count=%d is negative", count);
+    if (count > 0 && !bufs) return DL_FAIL(DL_ERR_ARG, "bufs is NULL with count=%d", count);
+    if (!(max_norm > 0.0)) return DL_FAIL(DL_ERR_ARG, "max_norm=%g is not > 0", max_norm);
+    for (int b = 0; b < count; b++)
+        if (bufs[b].n > 0 && !bufs[b].ptr)
+            return DL_FAIL(DL_ERR_ARG, "bufs[%d].ptr is NULL with n=%zu", b, bufs[b].n);
+
+    double total = 0.0;
+    for (int b = 0; b < count; b++)
+        total += sum_of_squares(bufs[b].ptr, bufs[b].n);
+    const double norm = sqrt(total);
+    *norm_out = norm;
+
+    if (!isfinite(norm)) {
+        /* Name the first culprit so the report points at a layer, then leave everything as
+         * it is: scaling by max_norm/inf would silently zero the step, by NaN poison it. */
+        for (int b = 0; b < count; b++)
+            for (size_t i = 0; i < bufs[b].n; i++)
+                if (!isfinite(bufs[b].ptr[i]))
+                    return DL_FAIL(DL_ERR_ARG, "gradient norm is %g: bufs[%d][%zu] = %g", norm, b,
+                                   i, (double)bufs[b].ptr[i]);
+        return DL_FAIL(DL_ERR_ARG, "gradient norm is %g", norm);
+    }
+    if (norm > max_norm) {
+        /* max_norm / norm exactly (no +1e-6 as in PyTorch), so the clipped norm IS max_norm
+         * up to the rounding of the products. */
+        const float scale = (float)(max_norm / norm);
+        for (int b = 0; b < count; b++)
+            for (size_t i = 0; i < bufs[b].n; i++)
+                bufs[b].ptr[i] *= scale;
+    }
+    return DL_OK;
+}
