@@ -1,0 +1,89 @@
+/* mlp.h — a multi-layer perceptron: linear → ReLU → … → linear → softmax cross-entropy.
+ *
+ * The default shape is LeNet-300-100 on 28×28 images: 784 → 300 → 100 → 10. Parameters,
+ * gradients and activations each live in one allocation, with named pointers into it (the
+ * llm.c way), so an optimizer sees the parameters as one flat array and the memory of each
+ * component is one number.
+ *
+ *   x (B, in) → [W_l (out_l, in_l), b_l (out_l)] … → logits (B, classes) → loss
+ *
+ * The ops run through the registry: "ref" builds the model from every family's ref variant
+ * (slow, the oracle for tests), "fast" from the fastest CPU variant of each family.
+ * Left out: dropout, batch norm, other activations (the ops exist; the MLP keeps to ReLU).
+ */
+#ifndef DLAB_MLP_H
+#define DLAB_MLP_H
+
+#include <stddef.h>
+
+#include "core.h"
+#include "registry.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DL_MLP_MAX_LAYERS 8
+
+typedef struct dl_mlp_config {
+    int inputs;                           /* 784 */
+    int n_hidden;                         /* hidden layers, 0 .. DL_MLP_MAX_LAYERS-1 */
+    int hidden[DL_MLP_MAX_LAYERS - 1];    /* their widths, e.g. {300, 100} */
+    int classes;                          /* 10 */
+} dl_mlp_config;
+
+/* LeNet-300-100 for 28×28 inputs and 10 classes. */
+dl_mlp_config dl_mlp_lenet_300_100(void);
+
+/* Bytes by component, for the memory accounting later lessons build on. */
+typedef struct dl_mem_report {
+    size_t params, grads, optimizer, activations;
+} dl_mem_report;
+
+typedef struct dl_mlp {
+    dl_mlp_config cfg;
+    int n_layers; /* n_hidden + 1 linear layers */
+    int max_batch;
+    size_t n_params;
+    float *params, *grads;           /* (n_params) each; W_l then b_l for every layer */
+    float *W[DL_MLP_MAX_LAYERS], *b[DL_MLP_MAX_LAYERS];
+    float *dW[DL_MLP_MAX_LAYERS], *db[DL_MLP_MAX_LAYERS];
+    /* activations for max_batch rows: act[0] is the input copy, act[l+1] the output of layer l
+     * (after ReLU for hidden layers, the logits for the last); pre[l] the pre-ReLU values */
+    float *acts;
+    size_t n_acts;
+    float *act[DL_MLP_MAX_LAYERS + 1], *pre[DL_MLP_MAX_LAYERS];
+    float *dact[DL_MLP_MAX_LAYERS + 1], *dpre[DL_MLP_MAX_LAYERS];
+    float *probs, *losses;
+    int *targets;
+    int batch; /* rows of the last forward */
+    const dl_variant *linear, *relu, *xent;
+} dl_mlp;
+
+/* Allocate a model for batches of up to max_batch rows. variants: "ref" or "fast".
+ * Bad shapes (a width < 1, too many layers) are DL_ERR_ARG. Parameters are zero until
+ * dl_mlp_init. */
+dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, const char *variants);
+void dl_mlp_free(dl_mlp *m);
+
+/* Kaiming-uniform weights (fan-in, for ReLU), zero biases, from rng. */
+dl_status dl_mlp_init(dl_mlp *m, dl_rng *rng);
+
+/* Forward B rows of x (B, inputs). With targets (B), also the mean cross-entropy in *loss
+ * (may be NULL); without, only the logits (m->act[m->n_layers]). */
+dl_status dl_mlp_forward(dl_mlp *m, const float *x, const int *targets, int B, float *loss);
+
+/* Gradients of the last forward's mean loss into m->grads (zeroed first). */
+dl_status dl_mlp_backward(dl_mlp *m);
+
+/* Correct predictions (argmax of the logits) among the last forward's rows. */
+int dl_mlp_correct(const dl_mlp *m, const int *targets);
+
+/* Bytes of parameters, gradients and activations (optimizer state is the trainer's: 0). */
+dl_mem_report dl_mlp_memory(const dl_mlp *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

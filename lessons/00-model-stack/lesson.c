@@ -1,0 +1,90 @@
+/*******************************************************************************************
+ *
+ *   dlab lesson 00 — the model stack
+ *
+ *   Trains the models the later lessons fine-tune, quantize, sparsify and parallelize, on
+ *   real data, with the kernels of libdlab:
+ *     (1) an MLP (LeNet-300-100) on Fashion-MNIST          — train_mlp.c
+ *     (2) a CNN and (3) a character-level GPT               — in progress (issue 4)
+ *
+ *   Run:   make lesson-0 && ./run            (./run --quick: a subset, one epoch)
+ *   Opts:  --quick --threads N --seed S --out DIR --mlp-epochs N   (./run --help)
+ *   Out:   results/00-model-stack/: curves (CSV + PNG), summary.csv, run.json, mlp.ckpt
+ *
+ ********************************************************************************************/
+#include <stdio.h>
+#include <string.h>
+
+#include "dlab/dlab.h"
+#include "dlab/data.h"
+#include "dlbench.h"
+#include "stack_lesson.h"
+
+int main(int argc, char **argv) {
+    // ------------------------------------------------------------------------------- setup
+    stack_config cfg = {.mlp_epochs = 10};
+    const dlb_opt extra[] = {
+        {"--mlp-epochs", DLB_OPT_INT, &cfg.mlp_epochs, "epochs of MLP training", 1, 1000},
+        {NULL, DLB_OPT_FLAG, NULL, NULL, 0, 0},
+    };
+    dlb_cli cli;
+    int parsed = dlb_cli_parse(argc, argv, "lesson 00: the model stack (MLP on Fashion-MNIST)",
+                               "results/00-model-stack", extra, &cli);
+    if (parsed == 1) return 0;
+    if (parsed != 0) return 2;
+    cfg.quick = cli.quick, cfg.seed = cli.seed, cfg.threads = cli.threads;
+    if (strcmp(cli.device, "cpu") != 0) {
+        const dl_ops *ops;
+        if (dl_backend(cli.device, &ops) != DL_OK) {
+            fprintf(stderr, "error: --device %s: %s\n", cli.device, dl_last_error());
+            return 1;
+        }
+        printf("note: the models run on the CPU for now; --device %s is not used yet.\n", cli.device);
+    }
+
+    dl_image_set train = {0}, test = {0};
+    dl_status s = dl_fashion_mnist_load(&train, NULL, "train");
+    if (s == DL_OK) s = dl_fashion_mnist_load(&test, NULL, "test");
+    if (s != DL_OK) {
+        fprintf(stderr, "error: %s\n", dl_last_error());
+        dl_image_set_free(&train);
+        return 1;
+    }
+    double mean, std;
+    dl_image_set_stats(&train, &mean, &std);
+    dl_image_set_normalize(&train, mean, std);
+    dl_image_set_normalize(&test, mean, std);
+
+    dlb_run *run;
+    if (dlb_run_open(cli.out, "00-model-stack", &run) != 0) {
+        fprintf(stderr, "error: %s\n", dlb_error());
+        dl_image_set_free(&train), dl_image_set_free(&test);
+        return 1;
+    }
+    dlb_run_param(run, "quick", "%s", cfg.quick ? "true" : "false");
+    dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
+    dlb_run_param(run, "threads", "%d", cfg.threads);
+    dlb_run_param(run, "mlp_epochs", "%ld", cfg.mlp_epochs);
+    dlb_context ctx;
+    dlb_context_collect(&ctx);
+    dlb_context_print(&ctx);
+    printf("Fashion-MNIST: %d training and %d test images of %d×%d, normalized with the training "
+           "mean %.4f and std %.4f\n\n",
+           train.count, test.count, train.rows, train.cols, mean, std);
+
+    // ------------------------------------------------------------------------- experiments
+    int rc = stack_train_mlp(run, &cfg, &train, &test);
+
+    // ---------------------------------------------------------------------------- teardown
+    dl_image_set_free(&train), dl_image_set_free(&test);
+    if (rc != 0) {
+        dlb_run_abort(run);
+        fprintf(stderr, "lesson 00 stopped early: the results in %s are incomplete\n", cli.out);
+        return 1;
+    }
+    if (dlb_run_close(run) != 0) {
+        fprintf(stderr, "error: %s\n", dlb_error());
+        return 1;
+    }
+    return 0;
+}
