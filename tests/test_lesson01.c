@@ -122,6 +122,23 @@ static void test_mixed_data_makes_the_openmp_sum_depend_on_threads(void **state)
         assert_int_equal(tree[t], tree[0]);
 }
 
+/* (e): the fp16 cast classifies every value by where it lands. */
+static void test_fp16_cast_counts_underflow_subnormal_and_overflow_by_scale(void **state) {
+    (void)state;
+    const float g[] = {0x1p-30f, 0x1p-20f, 1e5f, -0x1p-30f, 0.5f, 0.0f, INFINITY};
+    fp16_cast_counts c = fp16_cast_count(g, 7, 0);
+    assert_int_equal(c.nonzero, 5);   /* 0 and inf are not counted */
+    assert_int_equal(c.underflow, 2); /* ±2^-30 < 2^-25: rounds to ±0 */
+    assert_int_equal(c.subnormal, 1); /* 2^-20 < 2^-14: an fp16 subnormal */
+    assert_int_equal(c.overflow, 1);  /* 1e5 > 65504 */
+    c = fp16_cast_count(g, 7, 10);    /* ×1024: 2^-20 is normal, 2^-30 subnormal */
+    assert_int_equal(c.underflow, 0);
+    assert_int_equal(c.subnormal, 2);
+    assert_int_equal(c.overflow, 1);
+    c = fp16_cast_count(g, 7, 17);    /* ×2^17: 0.5 → 65536 > 65504 overflows too */
+    assert_int_equal(c.overflow, 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_holds_one_tenth_chopped_after_23_bits),
@@ -132,6 +149,7 @@ int main(void) {
         cmocka_unit_test(test_the_fixes_integer_tenths_exact_fp32_accumulation_far_worse),
         cmocka_unit_test(test_data_generators_have_the_promised_condition_numbers),
         cmocka_unit_test(test_mixed_data_makes_the_openmp_sum_depend_on_threads),
+        cmocka_unit_test(test_fp16_cast_counts_underflow_subnormal_and_overflow_by_scale),
     };
     return cmocka_run_group_tests_name("lesson01", tests, NULL, NULL);
 }

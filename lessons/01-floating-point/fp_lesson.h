@@ -86,6 +86,21 @@ void fp_fill_mixed(float *x, size_t n, dl_rng *rng);
 
 int fp_reduction(dlb_run *run, const fp_config *cfg);
 
+/* -------------------------------------------------------- (e) loss_scaling.c */
+
+/* What happens to n fp32 values when scaled by 2^log2_scale and cast to fp16 (RNE). */
+typedef struct fp16_cast_counts {
+    long nonzero;   /* values that were not zero in fp32 */
+    long underflow; /* nonzero values that became ±0 */
+    long subnormal; /* nonzero values that became fp16 subnormals (precision lost) */
+    long overflow;  /* finite values that became ±inf */
+} fp16_cast_counts;
+fp16_cast_counts fp16_cast_count(const float *g, size_t n, int log2_scale);
+
+/* Train the MLP briefly on Fashion-MNIST, collect its gradients at a few steps, and measure
+ * fp16 underflow and overflow at loss scales 2^0 … 2^24. */
+int fp_loss_scaling(dlb_run *run, const fp_config *cfg);
+
 /* ------------------------------------------------------------------ shared */
 
 /* The bits of a float, for printing in hex. */

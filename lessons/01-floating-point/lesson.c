@@ -10,7 +10,8 @@
  *     (c) formats: fp32, fp16, bf16, fp8 from their bit layouts; software rounding checked
  *         against the CPU's own instructions; stochastic rounding;
  *     (d) non-associativity: a parallel sum's bits depend on the thread count, unless the
- *         reduction order is fixed.
+ *         reduction order is fixed;
+ *     (e) loss scaling: real MLP gradients cast to fp16 — how many vanish, at which scale.
  *
  *   Run:   make lesson-1 && ./run            (./run --quick: well under 30 s)
  *   Opts:  --quick --threads N --seed S --out DIR --max-n N   (./run --help)
@@ -85,6 +86,7 @@ int main(int argc, char **argv) {
     if (fp_summation(run, &cfg) != 0) goto failed;
     if (fp_formats(run, &cfg) != 0) goto failed;
     if (fp_reduction(run, &cfg) != 0) goto failed;
+    if (fp_loss_scaling(run, &cfg) != 0) goto failed;
 
     // -------------------------------------------------------------------------- conclusion
     printf(
@@ -100,6 +102,7 @@ int main(int argc, char **argv) {
         "      rounding cannot, in expectation.\n"
         "  (d) a parallel sum is reproducible only if its reduction ORDER is fixed, not its "
         "threads.\n"
+        "  (e) small gradients vanish in fp16; scaling the loss by 2^k moves them into range.\n"
         "Chapter: lessons/01-floating-point/README.md\n",
         dlb_run_dir(run), patriot_clock_error_s(100));
     dlb_run_param(run, "elapsed_s", "%.1f", dlb_now() - start_s);
