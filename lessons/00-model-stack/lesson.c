@@ -8,7 +8,7 @@
  *     (2) a CNN and (3) a character-level GPT               — in progress (issue 4)
  *
  *   Run:   make lesson-0 && ./run            (./run --quick: a subset, one epoch)
- *   Opts:  --quick --threads N --seed S --out DIR --mlp-epochs N   (./run --help)
+ *   Opts:  --quick --threads N --seed S --out DIR --mlp-epochs N --resume   (./run --help)
  *   Out:   results/00-model-stack/: curves (CSV + PNG), summary.csv, run.json, mlp.ckpt
  *
  ********************************************************************************************/
@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
     stack_config cfg = {.mlp_epochs = 10};
     const dlb_opt extra[] = {
         {"--mlp-epochs", DLB_OPT_INT, &cfg.mlp_epochs, "epochs of MLP training", 1, 1000},
+        {"--resume", DLB_OPT_FLAG, &cfg.resume, "continue from the checkpoints in --out", 0, 0},
         {NULL, DLB_OPT_FLAG, NULL, NULL, 0, 0},
     };
     dlb_cli cli;

@@ -13,10 +13,15 @@ typedef struct stack_config {
     uint64_t seed;
     int threads;
     long mlp_epochs;
+    bool resume; /* --resume: continue from the checkpoints in the results directory */
 } stack_config;
 
 /* Train the MLP, evaluate it, write its curves, metrics and checkpoint. 0 or -1. */
 int stack_train_mlp(dlb_run *run, const stack_config *cfg, const dl_image_set *train,
                     const dl_image_set *test);
+/* Train k steps, checkpoint into dir, load into a fresh trainer, train k more, and compare
+ * with 2k uninterrupted steps: 1 if every loss and weight is bit-identical, 0 if not, -1 on
+ * error. Uses the first 4096 training images. */
+int mlp_resume_is_bit_identical(const dl_image_set *train, uint64_t seed, long k, const char *dir);
 
 #endif
