@@ -1,0 +1,126 @@
+/* gpt.h — a small GPT-2-style transformer language model (character level in lesson 0).
+ *
+ *   tokens (B,T) → wte[token] + wpe[t] → L × block → layernorm → logits = x·wteᵀ → loss
+ *   block:  x = x + attn_proj(attention(qkv(ln1(x))))        causal, n_head heads
+ *           x = x + fc_proj(gelu(fc(ln2(x))))                 hidden width 4C
+ *
+ * The lm head shares its weight with the token embedding (weight tying, as GPT-2), so the
+ * backward adds into dwte from two places. Parameters, gradients and activations each live
+ * in one allocation with named pointers into it (llm.c's layout: every per-layer tensor is
+ * stored for all layers contiguously, layer l at offset l·size). Ops run through the
+ * registry: "ref" builds the model from every family's ref variant (the oracle for tests),
+ * "fast" from the fastest CPU variant of each.
+ *
+ * Left out: dropout, bias-free layers, KV caching (generation re-runs the forward on
+ * the whole window for every new token), mixed precision, GPU execution.
+ */
+#ifndef DLAB_GPT_H
+#define DLAB_GPT_H
+
+#include <stddef.h>
+
+#include "core.h"
+#include "mlp.h" /* dl_mem_report */
+#include "registry.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dl_gpt_config {
+    int vocab;      /* V: token ids are 0..V-1 */
+    int block_size; /* longest context (rows of wpe) */
+    int n_layer;    /* L */
+    int n_head;     /* NH, must divide n_embd */
+    int n_embd;     /* C */
+} dl_gpt_config;
+
+/* 4 layers, 4 heads, width 128, context 128, for a vocabulary of `vocab` tokens. */
+dl_gpt_config dl_gpt_default_config(int vocab);
+
+/* Parameters: V·C + block·C + L·(12C² + 13C) + 2C. */
+size_t dl_gpt_param_count(const dl_gpt_config *cfg);
+
+/* The parameter tensors, in their order in m->params. */
+enum { DL_GPT_WTE, DL_GPT_WPE, DL_GPT_LN1W, DL_GPT_LN1B, DL_GPT_QKVW, DL_GPT_QKVB,
+       DL_GPT_ATTPROJW, DL_GPT_ATTPROJB, DL_GPT_LN2W, DL_GPT_LN2B, DL_GPT_FCW, DL_GPT_FCB,
+       DL_GPT_FCPROJW, DL_GPT_FCPROJB, DL_GPT_LNFW, DL_GPT_LNFB, DL_GPT_N_TENSORS };
+
+typedef struct dl_gpt_tensor {
+    const char *name; /* "wte", "qkvw", ... */
+    int ndim;         /* per-layer tensors have a leading L dimension */
+    long shape[3];
+    size_t offset, size; /* in floats, into params / grads */
+    bool is_matrix;      /* a weight matrix or embedding (weight decay applies) */
+} dl_gpt_tensor;
+
+/* The shapes and offsets of the DL_GPT_N_TENSORS parameter tensors. */
+void dl_gpt_tensors(const dl_gpt_config *cfg, dl_gpt_tensor out[DL_GPT_N_TENSORS]);
+
+/* Activations of one forward (and, in a second copy, their gradients), for max_B × max_T. */
+typedef struct dl_gpt_acts {
+    float *encoded;                       /* (B,T,C) */
+    float *ln1, *ln1_mean, *ln1_rstd;     /* (L,B,T,C), (L,B,T), (L,B,T) */
+    float *qkv;                           /* (L,B,T,3C) */
+    float *atty;                          /* (L,B,T,C) attention output before its projection */
+    float *att;                           /* (L,B,NH,T,T) probabilities */
+    float *attproj, *residual2;           /* (L,B,T,C) */
+    float *ln2, *ln2_mean, *ln2_rstd;     /* (L,B,T,C), (L,B,T), (L,B,T) */
+    float *fch, *fch_gelu;                /* (L,B,T,4C) */
+    float *fcproj, *residual3;            /* (L,B,T,C) */
+    float *lnf, *lnf_mean, *lnf_rstd;     /* (B,T,C), (B,T), (B,T) */
+    float *logits, *probs, *losses;       /* (B,T,V), (B,T,V), (B,T) */
+} dl_gpt_acts;
+
+typedef struct dl_gpt {
+    dl_gpt_config cfg;
+    int max_B, max_T;
+    size_t n_params;
+    float *params, *grads; /* (n_params) each, laid out as dl_gpt_tensors says */
+    float *p[DL_GPT_N_TENSORS], *g[DL_GPT_N_TENSORS];
+    float *act_mem, *grad_act_mem; /* the two activation allocations */
+    size_t n_acts, n_grad_acts;    /* floats in each (the gradient copy skips att, means, probs) */
+    dl_gpt_acts a, da;
+    int *tokens, *targets; /* (max_B·max_T) copies of the last forward's inputs and targets */
+    int B, T;     /* shape of the last forward */
+    bool has_targets;
+    const dl_variant *embedding, *layernorm, *linear, *attention, *gelu, *residual, *xent;
+} dl_gpt;
+
+/* Allocate a model for batches of up to max_B sequences of up to max_T tokens
+ * (max_T <= block_size). variants: "ref" or "fast". A bad config is DL_ERR_ARG naming the
+ * fields ("n_head=3 does not divide n_embd=8"). Parameters are zero until dl_gpt_init. */
+dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_T,
+                        const char *variants);
+void dl_gpt_free(dl_gpt *m);
+
+/* GPT-2 initialisation: weights and embeddings N(0, 0.02²), the two residual projections
+ * (attproj, fcproj) N(0, (0.02/√(2L))²), biases 0, layernorm gammas 1 and betas 0. */
+dl_status dl_gpt_init(dl_gpt *m, dl_rng *rng);
+
+/* Forward tokens (B,T). With targets (B,T), also the mean next-token cross-entropy in *loss
+ * (may be NULL); with targets NULL only the logits (m->a.logits, (B,T,V)). */
+dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B, int T, float *loss);
+
+/* Gradients of the last forward's mean loss into m->grads (zeroed first). DL_ERR_ARG when
+ * the last forward had no targets. */
+dl_status dl_gpt_backward(dl_gpt *m);
+
+/* Bytes of parameters, gradients and activations (both copies and the targets); optimizer
+ * state is the trainer's: 0. */
+dl_mem_report dl_gpt_memory(const dl_gpt *m);
+
+/* Continue prompt[0..n_prompt) (n_prompt >= 1) by n_new tokens: out (n_prompt + n_new)
+ * receives the prompt then the new tokens. Each new token comes from the forward of the last
+ * min(block_size, max_T) tokens: sampled from softmax(logits / temperature) with rng, or the
+ * argmax when temperature is 0 (then rng may be NULL). Overwrites the activations (and
+ * forgets the last training forward: call it between steps, not between forward and
+ * backward). */
+dl_status dl_gpt_generate(dl_gpt *m, const int *prompt, int n_prompt, int n_new, float temperature,
+                          dl_rng *rng, int *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

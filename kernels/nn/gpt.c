@@ -1,0 +1,328 @@
+/* gpt.c — the GPT of gpt.h: layout, init, forward, backward, accounting (sampling is in
+ * gpt_generate.c).
+ *
+ * Every op's backward ADDS into its gradient buffers, so the backward zeroes the parameter
+ * gradients and the activation gradients once (one memset each: single allocations), then
+ * walks the forward in reverse. The residual stream's gradient flows through dresidual3 of
+ * the layer above, the two residual adds and the layernorms into dresidual3 of the layer
+ * below (or dencoded). Per-layer tensors are indexed with the max_B·max_T strides fixed at
+ * create time; a smaller forward uses the first B·T rows of each layer's block.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "dlab/act.h"
+#include "dlab/attention.h"
+#include "dlab/embedding.h"
+#include "dlab/gpt.h"
+#include "dlab/layernorm.h"
+#include "dlab/linear.h"
+#include "dlab/residual.h"
+#include "dlab/softmax_xent.h"
+
+dl_gpt_config dl_gpt_default_config(int vocab) {
+    dl_gpt_config c = {.vocab = vocab, .block_size = 128, .n_layer = 4, .n_head = 4, .n_embd = 128};
+    return c;
+}
+
+void dl_gpt_tensors(const dl_gpt_config *cfg, dl_gpt_tensor out[DL_GPT_N_TENSORS]) {
+    long V = cfg->vocab, T = cfg->block_size, L = cfg->n_layer, C = cfg->n_embd;
+    static const char *const names[DL_GPT_N_TENSORS] = {
+        "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
+        "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"};
+    const long shapes[DL_GPT_N_TENSORS][3] = {
+        {V, C}, {T, C}, {L, C}, {L, C}, {L, 3 * C, C}, {L, 3 * C}, {L, C, C}, {L, C},
+        {L, C}, {L, C}, {L, 4 * C, C}, {L, 4 * C}, {L, C, 4 * C}, {L, C}, {C}, {C}};
+    static const int ndims[DL_GPT_N_TENSORS] = {2, 2, 2, 2, 3, 2, 3, 2, 2, 2, 3, 2, 3, 2, 1, 1};
+    size_t offset = 0;
+    for (int i = 0; i < DL_GPT_N_TENSORS; i++) {
+        dl_gpt_tensor *t = &out[i];
+        t->name = names[i], t->ndim = ndims[i], t->offset = offset, t->size = 1;
+        for (int d = 0; d < 3; d++) t->shape[d] = d < t->ndim ? shapes[i][d] : 0;
+        for (int d = 0; d < t->ndim; d++) t->size *= (size_t)t->shape[d];
+        t->is_matrix = i == DL_GPT_WTE || i == DL_GPT_WPE || i == DL_GPT_QKVW ||
+                       i == DL_GPT_ATTPROJW || i == DL_GPT_FCW || i == DL_GPT_FCPROJW;
+        offset += t->size;
+    }
+}
+
+size_t dl_gpt_param_count(const dl_gpt_config *cfg) {
+    dl_gpt_tensor t[DL_GPT_N_TENSORS];
+    dl_gpt_tensors(cfg, t);
+    return t[DL_GPT_N_TENSORS - 1].offset + t[DL_GPT_N_TENSORS - 1].size;
+}
+
+/* Point the fields of `a` into base (NULL: only count) and return the floats used. The
+ * gradient copy (grads = true) leaves out what no backward writes: att, the layernorm
+ * statistics, probs and losses. */
+static size_t layout_acts(dl_gpt_acts *a, float *base, const dl_gpt *m, bool grads) {
+    size_t BT = (size_t)m->max_B * m->max_T, C = m->cfg.n_embd, L = m->cfg.n_layer;
+    size_t NH = m->cfg.n_head, V = m->cfg.vocab, T = m->max_T;
+    size_t n = 0;
+#define FIELD(f, count, needed_in_grads)                                                   \
+    do {                                                                                   \
+        size_t k_ = (grads && !(needed_in_grads)) ? 0 : (count);                           \
+        a->f = (base && k_) ? base + n : NULL;                                             \
+        n += k_;                                                                           \
+    } while (0)
+    FIELD(encoded, BT * C, true);
+    FIELD(ln1, L * BT * C, true);
+    FIELD(ln1_mean, L * BT, false);
+    FIELD(ln1_rstd, L * BT, false);
+    FIELD(qkv, L * BT * 3 * C, true);
+    FIELD(atty, L * BT * C, true);
+    FIELD(att, L * m->max_B * NH * T * T, false);
+    FIELD(attproj, L * BT * C, true);
+    FIELD(residual2, L * BT * C, true);
+    FIELD(ln2, L * BT * C, true);
+    FIELD(ln2_mean, L * BT, false);
+    FIELD(ln2_rstd, L * BT, false);
+    FIELD(fch, L * BT * 4 * C, true);
+    FIELD(fch_gelu, L * BT * 4 * C, true);
+    FIELD(fcproj, L * BT * C, true);
+    FIELD(residual3, L * BT * C, true);
+    FIELD(lnf, BT * C, true);
+    FIELD(lnf_mean, BT, false);
+    FIELD(lnf_rstd, BT, false);
+    FIELD(logits, BT * V, true);
+    FIELD(probs, BT * V, false);
+    FIELD(losses, BT, false);
+#undef FIELD
+    return n;
+}
+
+static const dl_variant *pick(const char *family, const char *variants) {
+    return strcmp(variants, "ref") == 0 ? dl_variant_find(family, "ref") : dl_variant_best_cpu(family);
+}
+
+dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_T,
+                        const char *variants) {
+    if (!m || !cfg) return DL_FAIL(DL_ERR_ARG, "model or config is NULL");
+    memset(m, 0, sizeof *m);
+    if (cfg->vocab < 1 || cfg->block_size < 1 || cfg->n_layer < 1 || cfg->n_head < 1 || cfg->n_embd < 1)
+        return DL_FAIL(DL_ERR_ARG, "vocab=%d, block_size=%d, n_layer=%d, n_head=%d, n_embd=%d: all must be >= 1",
+                       cfg->vocab, cfg->block_size, cfg->n_layer, cfg->n_head, cfg->n_embd);
+    if (cfg->n_embd % cfg->n_head)
+        return DL_FAIL(DL_ERR_ARG, "n_head=%d does not divide n_embd=%d", cfg->n_head, cfg->n_embd);
+    if (max_B < 1 || max_T < 1 || max_T > cfg->block_size)
+        return DL_FAIL(DL_ERR_ARG, "max_B=%d must be >= 1 and max_T=%d within 1..block_size=%d",
+                       max_B, max_T, cfg->block_size);
+    if (!variants || (strcmp(variants, "ref") && strcmp(variants, "fast")))
+        return DL_FAIL(DL_ERR_ARG, "variants '%s': expected ref or fast", variants ? variants : "(null)");
+    m->cfg = *cfg, m->max_B = max_B, m->max_T = max_T;
+    m->embedding = pick("embedding", variants), m->layernorm = pick("layernorm", variants);
+    m->linear = pick("linear", variants), m->attention = pick("attention", variants);
+    m->gelu = pick("gelu", variants), m->residual = pick("residual", variants);
+    m->xent = pick("softmax_xent", variants);
+    if (!m->embedding || !m->layernorm || !m->linear || !m->attention || !m->gelu || !m->residual || !m->xent)
+        return DL_FAIL(DL_ERR_INTERNAL, "an op family the GPT needs is not registered");
+
+    dl_gpt_tensor t[DL_GPT_N_TENSORS];
+    dl_gpt_tensors(cfg, t);
+    m->n_params = dl_gpt_param_count(cfg);
+    m->n_acts = layout_acts(&m->a, NULL, m, false);
+    m->n_grad_acts = layout_acts(&m->da, NULL, m, true);
+    dl_status s = dl_calloc((void **)&m->params, m->n_params * sizeof(float));
+    if (s == DL_OK) s = dl_calloc((void **)&m->grads, m->n_params * sizeof(float));
+    if (s == DL_OK) s = dl_calloc((void **)&m->act_mem, m->n_acts * sizeof(float));
+    if (s == DL_OK) s = dl_calloc((void **)&m->grad_act_mem, m->n_grad_acts * sizeof(float));
+    if (s == DL_OK) s = dl_calloc((void **)&m->targets, (size_t)max_B * max_T * sizeof(int));
+    if (s == DL_OK) s = dl_calloc((void **)&m->tokens, (size_t)max_B * max_T * sizeof(int));
+    if (s != DL_OK) return dl_gpt_free(m), s;
+    for (int i = 0; i < DL_GPT_N_TENSORS; i++) m->p[i] = m->params + t[i].offset, m->g[i] = m->grads + t[i].offset;
+    layout_acts(&m->a, m->act_mem, m, false);
+    layout_acts(&m->da, m->grad_act_mem, m, true);
+    return DL_OK;
+}
+
+void dl_gpt_free(dl_gpt *m) {
+    if (!m) return;
+    dl_free(m->params), dl_free(m->grads), dl_free(m->act_mem), dl_free(m->grad_act_mem);
+    dl_free(m->targets), dl_free(m->tokens);
+    memset(m, 0, sizeof *m);
+}
+
+dl_status dl_gpt_init(dl_gpt *m, dl_rng *rng) {
+    if (!m || !m->params || !rng) return DL_FAIL(DL_ERR_ARG, "model (created) and rng are required");
+    dl_gpt_tensor t[DL_GPT_N_TENSORS];
+    dl_gpt_tensors(&m->cfg, t);
+    float residual_std = 0.02f / sqrtf(2.0f * m->cfg.n_layer);
+    for (int i = 0; i < DL_GPT_N_TENSORS; i++) {
+        bool gamma = i == DL_GPT_LN1W || i == DL_GPT_LN2W || i == DL_GPT_LNFW;
+        if (t[i].is_matrix) {
+            bool proj = i == DL_GPT_ATTPROJW || i == DL_GPT_FCPROJW;
+            dl_rng_fill_normal(rng, m->p[i], t[i].size, 0.0f, proj ? residual_std : 0.02f);
+        } else {
+            for (size_t k = 0; k < t[i].size; k++) m->p[i][k] = gamma ? 1.0f : 0.0f;
+        }
+    }
+    return DL_OK;
+}
+
+/* Offsets of layer l's slice in the per-layer activation tensors. */
+typedef struct layer_view {
+    size_t c, c3, c4, stat, att; /* floats per layer for width C, 3C, 4C, per-row stats, att */
+} layer_view;
+
+static layer_view view_of(const dl_gpt *m) {
+    size_t BT = (size_t)m->max_B * m->max_T, C = m->cfg.n_embd;
+    layer_view v = {BT * C, BT * 3 * C, BT * 4 * C, BT,
+                    (size_t)m->max_B * m->cfg.n_head * m->max_T * m->max_T};
+    return v;
+}
+
+dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B, int T, float *loss) {
+    if (!m || !m->params) return DL_FAIL(DL_ERR_ARG, "model is not created");
+    if (B < 1 || B > m->max_B || T < 1 || T > m->max_T)
+        return DL_FAIL(DL_ERR_ARG, "B=%d, T=%d: must be within 1..max_B=%d and 1..max_T=%d", B, T,
+                       m->max_B, m->max_T);
+    if (!tokens) return DL_FAIL(DL_ERR_ARG, "tokens is NULL");
+    const int C = m->cfg.n_embd, V = m->cfg.vocab, L = m->cfg.n_layer, NH = m->cfg.n_head, N = B * T;
+    const layer_view lv = view_of(m);
+    dl_gpt_acts *a = &m->a;
+    float **p = m->p;
+    m->B = B, m->T = T, m->has_targets = false;
+
+    dl_embedding_args ea = {.B = B, .T = T, .C = C, .V = V, .maxT = m->cfg.block_size, .tokens = tokens,
+                            .wte = p[DL_GPT_WTE], .wpe = p[DL_GPT_WPE], .out = a->encoded};
+    DL_TRY(dl_embedding_forward(m->embedding, &ea));
+    memcpy(m->tokens, tokens, (size_t)N * sizeof(int)); /* the embedding's backward needs them */
+    for (int l = 0; l < L; l++) {
+        const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * lv.c;
+        float *ln1 = a->ln1 + l * lv.c, *qkv = a->qkv + l * lv.c3, *atty = a->atty + l * lv.c;
+        float *attproj = a->attproj + l * lv.c, *res2 = a->residual2 + l * lv.c;
+        float *ln2 = a->ln2 + l * lv.c, *fch = a->fch + l * lv.c4, *fch_gelu = a->fch_gelu + l * lv.c4;
+        float *fcproj = a->fcproj + l * lv.c, *res3 = a->residual3 + l * lv.c;
+        dl_layernorm_args n1 = {.N = N, .C = C, .inp = residual, .gamma = p[DL_GPT_LN1W] + l * C,
+                                .beta = p[DL_GPT_LN1B] + l * C, .out = ln1,
+                                .mean = a->ln1_mean + l * lv.stat, .rstd = a->ln1_rstd + l * lv.stat};
+        DL_TRY(dl_layernorm_forward(m->layernorm, &n1));
+        dl_linear_args q = {.N = N, .C = C, .OC = 3 * C, .inp = ln1, .weight = p[DL_GPT_QKVW] + (size_t)l * 3 * C * C,
+                            .bias = p[DL_GPT_QKVB] + l * 3 * C, .out = qkv};
+        DL_TRY(dl_linear_forward(m->linear, &q));
+        dl_attention_args at = {.B = B, .T = T, .C = C, .NH = NH, .qkv = qkv, .out = atty,
+                                .att = a->att + l * lv.att};
+        DL_TRY(dl_attention_forward(m->attention, &at));
+        dl_linear_args pr = {.N = N, .C = C, .OC = C, .inp = atty, .weight = p[DL_GPT_ATTPROJW] + (size_t)l * C * C,
+                             .bias = p[DL_GPT_ATTPROJB] + l * C, .out = attproj};
+        DL_TRY(dl_linear_forward(m->linear, &pr));
+        dl_residual_args r2 = {.n = (size_t)N * C, .a = residual, .b = attproj, .out = res2};
+        DL_TRY(dl_residual_forward(m->residual, &r2));
+        dl_layernorm_args n2 = {.N = N, .C = C, .inp = res2, .gamma = p[DL_GPT_LN2W] + l * C,
+                                .beta = p[DL_GPT_LN2B] + l * C, .out = ln2,
+                                .mean = a->ln2_mean + l * lv.stat, .rstd = a->ln2_rstd + l * lv.stat};
+        DL_TRY(dl_layernorm_forward(m->layernorm, &n2));
+        dl_linear_args fc = {.N = N, .C = C, .OC = 4 * C, .inp = ln2, .weight = p[DL_GPT_FCW] + (size_t)l * 4 * C * C,
+                             .bias = p[DL_GPT_FCB] + l * 4 * C, .out = fch};
+        DL_TRY(dl_linear_forward(m->linear, &fc));
+        dl_act_args ge = {.n = (size_t)N * 4 * C, .inp = fch, .out = fch_gelu};
+        DL_TRY(dl_act_forward(m->gelu, &ge));
+        dl_linear_args fp = {.N = N, .C = 4 * C, .OC = C, .inp = fch_gelu,
+                             .weight = p[DL_GPT_FCPROJW] + (size_t)l * 4 * C * C,
+                             .bias = p[DL_GPT_FCPROJB] + l * C, .out = fcproj};
+        DL_TRY(dl_linear_forward(m->linear, &fp));
+        dl_residual_args r3 = {.n = (size_t)N * C, .a = res2, .b = fcproj, .out = res3};
+        DL_TRY(dl_residual_forward(m->residual, &r3));
+    }
+    dl_layernorm_args nf = {.N = N, .C = C, .inp = a->residual3 + (L - 1) * lv.c, .gamma = p[DL_GPT_LNFW],
+                            .beta = p[DL_GPT_LNFB], .out = a->lnf, .mean = a->lnf_mean, .rstd = a->lnf_rstd};
+    DL_TRY(dl_layernorm_forward(m->layernorm, &nf));
+    dl_linear_args head = {.N = N, .C = C, .OC = V, .inp = a->lnf, .weight = p[DL_GPT_WTE], .out = a->logits};
+    DL_TRY(dl_linear_forward(m->linear, &head));
+    if (!targets) return DL_OK;
+
+    memcpy(m->targets, targets, (size_t)N * sizeof(int));
+    float mean = 0;
+    dl_softmax_xent_args xa = {.N = N, .V = V, .logits = a->logits, .targets = m->targets,
+                               .probs = a->probs, .losses = a->losses, .mean_loss = &mean};
+    DL_TRY(dl_softmax_xent_forward(m->xent, &xa));
+    m->has_targets = true;
+    if (loss) *loss = mean;
+    return DL_OK;
+}
+
+dl_status dl_gpt_backward(dl_gpt *m) {
+    if (!m || !m->has_targets) return DL_FAIL(DL_ERR_ARG, "no forward with targets to differentiate");
+    const int B = m->B, T = m->T, C = m->cfg.n_embd, V = m->cfg.vocab, L = m->cfg.n_layer;
+    const int NH = m->cfg.n_head, N = B * T;
+    const layer_view lv = view_of(m);
+    dl_gpt_acts *a = &m->a, *d = &m->da;
+    float **p = m->p, **g = m->g;
+    memset(m->grads, 0, m->n_params * sizeof(float));
+    memset(m->grad_act_mem, 0, m->n_grad_acts * sizeof(float));
+
+    dl_softmax_xent_args xa = {.N = N, .V = V, .logits = a->logits, .targets = m->targets, .probs = a->probs,
+                               .losses = a->losses, .dloss_scale = 1.0f, .dlogits = d->logits};
+    DL_TRY(dl_softmax_xent_backward(m->xent, &xa));
+    dl_linear_args head = {.N = N, .C = C, .OC = V, .inp = a->lnf, .weight = p[DL_GPT_WTE], .out = a->logits,
+                           .dout = d->logits, .dinp = d->lnf, .dweight = g[DL_GPT_WTE]};
+    DL_TRY(dl_linear_backward(m->linear, &head));
+    dl_layernorm_args nf = {.N = N, .C = C, .inp = a->residual3 + (L - 1) * lv.c, .gamma = p[DL_GPT_LNFW],
+                            .beta = p[DL_GPT_LNFB], .out = a->lnf, .mean = a->lnf_mean, .rstd = a->lnf_rstd,
+                            .dout = d->lnf, .dinp = d->residual3 + (L - 1) * lv.c,
+                            .dgamma = g[DL_GPT_LNFW], .dbeta = g[DL_GPT_LNFB]};
+    DL_TRY(dl_layernorm_backward(m->layernorm, &nf));
+
+    for (int l = L - 1; l >= 0; l--) {
+        const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * lv.c;
+        float *dresidual = l == 0 ? d->encoded : d->residual3 + (l - 1) * lv.c;
+        size_t c = l * lv.c, c3 = l * lv.c3, c4 = l * lv.c4, st = l * lv.stat;
+        /* residual3 = residual2 + fcproj */
+        dl_residual_args r3 = {.n = (size_t)N * C, .a = a->residual2 + c, .b = a->fcproj + c,
+                               .out = a->residual3 + c, .dout = d->residual3 + c,
+                               .da = d->residual2 + c, .db = d->fcproj + c};
+        DL_TRY(dl_residual_backward(m->residual, &r3));
+        dl_linear_args fp = {.N = N, .C = 4 * C, .OC = C, .inp = a->fch_gelu + c4,
+                             .weight = p[DL_GPT_FCPROJW] + (size_t)l * 4 * C * C, .bias = p[DL_GPT_FCPROJB] + l * C,
+                             .out = a->fcproj + c, .dout = d->fcproj + c, .dinp = d->fch_gelu + c4,
+                             .dweight = g[DL_GPT_FCPROJW] + (size_t)l * 4 * C * C, .dbias = g[DL_GPT_FCPROJB] + l * C};
+        DL_TRY(dl_linear_backward(m->linear, &fp));
+        dl_act_args ge = {.n = (size_t)N * 4 * C, .inp = a->fch + c4, .out = a->fch_gelu + c4,
+                          .dout = d->fch_gelu + c4, .dinp = d->fch + c4};
+        DL_TRY(dl_act_backward(m->gelu, &ge));
+        dl_linear_args fc = {.N = N, .C = C, .OC = 4 * C, .inp = a->ln2 + c, .weight = p[DL_GPT_FCW] + (size_t)l * 4 * C * C,
+                             .bias = p[DL_GPT_FCB] + l * 4 * C, .out = a->fch + c4, .dout = d->fch + c4,
+                             .dinp = d->ln2 + c, .dweight = g[DL_GPT_FCW] + (size_t)l * 4 * C * C,
+                             .dbias = g[DL_GPT_FCB] + l * 4 * C};
+        DL_TRY(dl_linear_backward(m->linear, &fc));
+        dl_layernorm_args n2 = {.N = N, .C = C, .inp = a->residual2 + c, .gamma = p[DL_GPT_LN2W] + l * C,
+                                .beta = p[DL_GPT_LN2B] + l * C, .out = a->ln2 + c, .mean = a->ln2_mean + st,
+                                .rstd = a->ln2_rstd + st, .dout = d->ln2 + c, .dinp = d->residual2 + c,
+                                .dgamma = g[DL_GPT_LN2W] + l * C, .dbeta = g[DL_GPT_LN2B] + l * C};
+        DL_TRY(dl_layernorm_backward(m->layernorm, &n2));
+        /* residual2 = residual + attproj */
+        dl_residual_args r2 = {.n = (size_t)N * C, .a = residual, .b = a->attproj + c, .out = a->residual2 + c,
+                               .dout = d->residual2 + c, .da = dresidual, .db = d->attproj + c};
+        DL_TRY(dl_residual_backward(m->residual, &r2));
+        dl_linear_args pr = {.N = N, .C = C, .OC = C, .inp = a->atty + c, .weight = p[DL_GPT_ATTPROJW] + (size_t)l * C * C,
+                             .bias = p[DL_GPT_ATTPROJB] + l * C, .out = a->attproj + c, .dout = d->attproj + c,
+                             .dinp = d->atty + c, .dweight = g[DL_GPT_ATTPROJW] + (size_t)l * C * C,
+                             .dbias = g[DL_GPT_ATTPROJB] + l * C};
+        DL_TRY(dl_linear_backward(m->linear, &pr));
+        dl_attention_args at = {.B = B, .T = T, .C = C, .NH = NH, .qkv = a->qkv + c3, .out = a->atty + c,
+                                .att = a->att + l * lv.att, .dout = d->atty + c, .dqkv = d->qkv + c3};
+        DL_TRY(dl_attention_backward(m->attention, &at));
+        dl_linear_args q = {.N = N, .C = C, .OC = 3 * C, .inp = a->ln1 + c, .weight = p[DL_GPT_QKVW] + (size_t)l * 3 * C * C,
+                            .bias = p[DL_GPT_QKVB] + l * 3 * C, .out = a->qkv + c3, .dout = d->qkv + c3,
+                            .dinp = d->ln1 + c, .dweight = g[DL_GPT_QKVW] + (size_t)l * 3 * C * C,
+                            .dbias = g[DL_GPT_QKVB] + l * 3 * C};
+        DL_TRY(dl_linear_backward(m->linear, &q));
+        dl_layernorm_args n1 = {.N = N, .C = C, .inp = residual, .gamma = p[DL_GPT_LN1W] + l * C,
+                                .beta = p[DL_GPT_LN1B] + l * C, .out = a->ln1 + c, .mean = a->ln1_mean + st,
+                                .rstd = a->ln1_rstd + st, .dout = d->ln1 + c, .dinp = dresidual,
+                                .dgamma = g[DL_GPT_LN1W] + l * C, .dbeta = g[DL_GPT_LN1B] + l * C};
+        DL_TRY(dl_layernorm_backward(m->layernorm, &n1));
+    }
+    dl_embedding_args ea = {.B = B, .T = T, .C = C, .V = V, .maxT = m->cfg.block_size, .tokens = m->tokens,
+                            .wte = p[DL_GPT_WTE], .wpe = p[DL_GPT_WPE], .out = a->encoded,
+                            .dout = d->encoded, .dwte = g[DL_GPT_WTE], .dwpe = g[DL_GPT_WPE]};
+    return dl_embedding_backward(m->embedding, &ea);
+}
+
+dl_mem_report dl_gpt_memory(const dl_gpt *m) {
+    size_t ints = 2 * (size_t)m->max_B * m->max_T; /* tokens and targets */
+    dl_mem_report r = {.params = m->n_params * sizeof(float), .grads = m->n_params * sizeof(float),
+                       .optimizer = 0,
+                       .activations = (m->n_acts + m->n_grad_acts) * sizeof(float) + ints * sizeof(int)};
+    return r;
+}
