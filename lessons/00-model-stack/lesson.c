@@ -5,7 +5,8 @@
  *   Trains the models the later lessons fine-tune, quantize, sparsify and parallelize, on
  *   real data, with the kernels of libdlab:
  *     (1) an MLP (LeNet-300-100) on Fashion-MNIST          — train_mlp.c
- *     (2) a CNN and (3) a character-level GPT               — in progress (issue 4)
+ *     (2) a CNN (two conv + pool blocks) on Fashion-MNIST   — train_cnn.c
+ *     (3) a character-level GPT on the fortunes corpus      — train_gpt.c
  *
  *   Run:   make lesson-0 && ./run            (./run --quick: a subset, one epoch)
  *   Opts:  --quick --threads N --seed S --out DIR --mlp-epochs N --resume   (./run --help)
@@ -26,10 +27,13 @@ int main(int argc, char **argv) {
     const dlb_opt extra[] = {
         {"--mlp-epochs", DLB_OPT_INT, &cfg.mlp_epochs, "epochs of MLP training", 1, 1000},
         {"--resume", DLB_OPT_FLAG, &cfg.resume, "continue from the checkpoints in --out", 0, 0},
+        {"--gpt-steps", DLB_OPT_INT, &cfg.gpt_steps,
+         "training steps of the character-level GPT (default 1000, about 4 min; --quick 150)", 1,
+         10000000},
         {NULL, DLB_OPT_FLAG, NULL, NULL, 0, 0},
     };
     dlb_cli cli;
-    int parsed = dlb_cli_parse(argc, argv, "lesson 00: the model stack (MLP on Fashion-MNIST)",
+    int parsed = dlb_cli_parse(argc, argv, "lesson 00: the model stack (MLP and CNN on Fashion-MNIST, a character-level GPT on fortunes)",
                                "results/00-model-stack", extra, &cli);
     if (parsed == 1) return 0;
     if (parsed != 0) return 2;
@@ -66,6 +70,7 @@ int main(int argc, char **argv) {
     dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
     dlb_run_param(run, "threads", "%d", cfg.threads);
     dlb_run_param(run, "mlp_epochs", "%ld", cfg.mlp_epochs);
+    dlb_run_param(run, "gpt_steps", "%ld", cfg.gpt_steps);
     dlb_context ctx;
     dlb_context_collect(&ctx);
     dlb_context_print(&ctx);
@@ -75,6 +80,7 @@ int main(int argc, char **argv) {
 
     // ------------------------------------------------------------------------- experiments
     int rc = stack_train_mlp(run, &cfg, &train, &test);
+    if (rc == 0) rc = stack_train_gpt(run, &cfg);
 
     // ---------------------------------------------------------------------------- teardown
     dl_image_set_free(&train), dl_image_set_free(&test);

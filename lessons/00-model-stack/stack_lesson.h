@@ -13,6 +13,8 @@ typedef struct stack_config {
     uint64_t seed;
     int threads;
     long mlp_epochs;
+    long cnn_epochs; /* epochs of CNN training */
+    long gpt_steps; /* training steps of the character-level GPT (0: the default budget) */
     bool resume; /* --resume: continue from the checkpoints in the results directory */
 } stack_config;
 
@@ -23,5 +25,12 @@ int stack_train_mlp(dlb_run *run, const stack_config *cfg, const dl_image_set *t
  * with 2k uninterrupted steps: 1 if every loss and weight is bit-identical, 0 if not, -1 on
  * error. Uses the first 4096 training images. */
 int mlp_resume_is_bit_identical(const dl_image_set *train, uint64_t seed, long k, const char *dir);
+/* Train the character-level GPT on the fortunes corpus: unigram baseline, curves, samples,
+ * metrics and checkpoint gpt.ckpt. 0 or -1. */
+int stack_train_gpt(dlb_run *run, const stack_config *cfg);
+
+/* Train the CNN, evaluate it, write its curves, metrics and checkpoint cnn.ckpt. 0 or -1. */
+int stack_train_cnn(dlb_run *run, const stack_config *cfg, const dl_image_set *train,
+                    const dl_image_set *test);
 
 #endif
