@@ -9,8 +9,10 @@
  *     (3) a character-level GPT on the fortunes corpus      — train_gpt.c
  *
  *   Run:   make lesson-0 && ./run            (./run --quick: a subset, one epoch)
- *   Opts:  --quick --threads N --seed S --out DIR --mlp-epochs N --resume   (./run --help)
- *   Out:   results/00-model-stack/: curves (CSV + PNG), summary.csv, run.json, mlp.ckpt
+ *   Opts:  --quick --threads N --seed S --out DIR --mlp-epochs N --cnn-epochs N --gpt-steps N
+ *          --resume (the MLP)                                       (./run --help)
+ *   Out:   results/00-model-stack/: curves (CSV + PNG), summary.csv, run.json, samples,
+ *          mlp.ckpt, cnn.ckpt, gpt.ckpt
  *
  ********************************************************************************************/
 #include <stdio.h>
@@ -23,9 +25,10 @@
 
 int main(int argc, char **argv) {
     // ------------------------------------------------------------------------------- setup
-    stack_config cfg = {.mlp_epochs = 10};
+    stack_config cfg = {.mlp_epochs = 10, .cnn_epochs = 5};
     const dlb_opt extra[] = {
         {"--mlp-epochs", DLB_OPT_INT, &cfg.mlp_epochs, "epochs of MLP training", 1, 1000},
+        {"--cnn-epochs", DLB_OPT_INT, &cfg.cnn_epochs, "epochs of CNN training", 1, 1000},
         {"--resume", DLB_OPT_FLAG, &cfg.resume, "continue from the checkpoints in --out", 0, 0},
         {"--gpt-steps", DLB_OPT_INT, &cfg.gpt_steps,
          "training steps of the character-level GPT (default 1000, about 4 min; --quick 150)", 1,
@@ -70,6 +73,7 @@ int main(int argc, char **argv) {
     dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
     dlb_run_param(run, "threads", "%d", cfg.threads);
     dlb_run_param(run, "mlp_epochs", "%ld", cfg.mlp_epochs);
+    dlb_run_param(run, "cnn_epochs", "%ld", cfg.cnn_epochs);
     dlb_run_param(run, "gpt_steps", "%ld", cfg.gpt_steps);
     dlb_context ctx;
     dlb_context_collect(&ctx);
@@ -80,6 +84,7 @@ int main(int argc, char **argv) {
 
     // ------------------------------------------------------------------------- experiments
     int rc = stack_train_mlp(run, &cfg, &train, &test);
+    if (rc == 0) rc = stack_train_cnn(run, &cfg, &train, &test);
     if (rc == 0) rc = stack_train_gpt(run, &cfg);
 
     // ---------------------------------------------------------------------------- teardown
