@@ -17,29 +17,22 @@
 #include <cmocka.h>
 
 #include "dlab/dlab.h"
+#include "tmpdir.h"
 
-static char dir[64];
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 static int make_dir(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/dlab-test-ckpt-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tmpdir_make("ckpt");
 }
 static int remove_dir(void **state) {
     (void)state;
-    chmod(dir, 0700);
-    return nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove();
 }
 
 static const char *in_dir(const char *name) {
     static char paths[4][256];
     static int next;
     char *p = paths[next++ % 4];
-    snprintf(p, 256, "%s/%s", dir, name);
+    snprintf(p, 256, "%s/%s", tmpdir, name);
     return p;
 }
 
@@ -239,9 +232,9 @@ static void test_a_failed_write_keeps_the_old_checkpoint_and_removes_its_tmp(voi
     }
     /* The directory is not writable (root may write anyway, so only when we are not root). */
     if (geteuid() != 0) {
-        assert_int_equal(chmod(dir, 0500), 0);
+        assert_int_equal(chmod(tmpdir, 0500), 0);
         assert_int_equal(write_small(path, 9.0f), DL_ERR_IO);
-        assert_int_equal(chmod(dir, 0700), 0);
+        assert_int_equal(chmod(tmpdir, 0700), 0);
         assert_false(exists(tmp));
         assert_true(read_first(path) == 7.0f);
     }

@@ -20,30 +20,23 @@
 #include <zlib.h>
 
 #include "dlab/dlab.h"
-
-static char dir[64];
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
+#include "tmpdir.h"
 
 static int make_dir(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/dlab-test-data-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tmpdir_make("data");
 }
 
 static int remove_dir(void **state) {
     (void)state;
-    return nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove();
 }
 
 static const char *in_dir(const char *name) {
     static char paths[4][256];
     static int next;
     char *p = paths[next++ % 4];
-    snprintf(p, 256, "%s/%s", dir, name);
+    snprintf(p, 256, "%s/%s", tmpdir, name);
     return p;
 }
 
@@ -196,7 +189,7 @@ static void test_missing_dataset_names_the_debian_package_and_how_to_install_it(
     assert_non_null(strstr(dl_last_error(), "dataset-fashion-mnist"));
     assert_non_null(strstr(dl_last_error(), "sudo apt-get install dataset-fashion-mnist"));
     assert_non_null(strstr(dl_last_error(), "scripts/setup"));
-    assert_int_equal(dl_fashion_mnist_load(&s, dir, "validation"), DL_ERR_ARG);
+    assert_int_equal(dl_fashion_mnist_load(&s, tmpdir, "validation"), DL_ERR_ARG);
 }
 
 static void test_directory_comes_from_the_argument_then_the_environment(void **state) {
@@ -204,8 +197,8 @@ static void test_directory_comes_from_the_argument_then_the_environment(void **s
     write_valid_pair(in_dir("t10k-images-idx3-ubyte.gz"), in_dir("t10k-labels-idx1-ubyte.gz"));
     unsetenv("DLAB_FASHION_MNIST_DIR");
     assert_string_equal(dl_fashion_mnist_dir(NULL), DL_FASHION_MNIST_DIR);
-    setenv("DLAB_FASHION_MNIST_DIR", dir, 1);
-    assert_string_equal(dl_fashion_mnist_dir(NULL), dir);
+    setenv("DLAB_FASHION_MNIST_DIR", tmpdir, 1);
+    assert_string_equal(dl_fashion_mnist_dir(NULL), tmpdir);
     assert_string_equal(dl_fashion_mnist_dir("/x"), "/x");
     dl_image_set s;
     assert_int_equal(dl_fashion_mnist_load(&s, NULL, "test"), DL_OK);

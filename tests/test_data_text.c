@@ -14,17 +14,12 @@
 #include <cmocka.h>
 
 #include "dlab/dlab.h"
+#include "tmpdir.h"
 
-static char dir[64];
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static void write_file(const char *name, const char *text) {
     char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     fputs(text, f);
@@ -34,8 +29,7 @@ static void write_file(const char *name, const char *text) {
 /* Three categories: 3 + 2 + 2 fortunes, one empty fortune, a CRLF separator, no final %. */
 static int make_corpus(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/dlab-test-text-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
+    if (tmpdir_make("text") != 0) return -1;
     write_file("alpha", "Abc.\n%\nTwo\nlines.\n%\n%\nzz\n%\n");
     write_file("alpha.dat", "\x01\x02\x03 strfile index: must never be read");
     write_file("beta", "b1 100%\n%\r\nb2\n");
@@ -45,7 +39,7 @@ static int make_corpus(void **state) {
 
 static int remove_corpus(void **state) {
     (void)state;
-    return nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove();
 }
 
 static const char *const ALL[] = {"alpha", "beta", "gamma"};
@@ -77,7 +71,7 @@ static int count_fortunes(const dl_text_corpus *c, const int *ids, size_t n, int
 static void test_fortunes_split_by_whole_fortunes_each_exactly_once(void **state) {
     (void)state;
     dl_fortunes_options o = {
-        .dir = dir, .categories = ALL, .n_categories = 3, .val_fraction = 0.3, .seed = 42};
+        .dir = tmpdir, .categories = ALL, .n_categories = 3, .val_fraction = 0.3, .seed = 42};
     dl_text_corpus c;
     assert_int_equal(dl_fortunes_load(&c, &o), DL_OK);
     assert_int_equal(c.train_fortunes + c.val_fortunes, NFORTUNES);
@@ -107,7 +101,7 @@ static void test_fortunes_split_by_whole_fortunes_each_exactly_once(void **state
 
 static void test_vocabulary_is_the_sorted_bytes_and_encoding_round_trips(void **state) {
     (void)state;
-    dl_fortunes_options o = {.dir = dir, .categories = ALL, .n_categories = 3};
+    dl_fortunes_options o = {.dir = tmpdir, .categories = ALL, .n_categories = 3};
     dl_text_corpus c;
     assert_int_equal(dl_fortunes_load(&c, &o), DL_OK);
     assert_int_equal(c.val_fortunes, 0);
@@ -134,7 +128,7 @@ static void test_vocabulary_is_the_sorted_bytes_and_encoding_round_trips(void **
 static void test_missing_category_names_the_fortunes_package(void **state) {
     (void)state;
     const char *cats[] = {"alpha", "nosuch"};
-    dl_fortunes_options o = {.dir = dir, .categories = cats, .n_categories = 2};
+    dl_fortunes_options o = {.dir = tmpdir, .categories = cats, .n_categories = 2};
     dl_text_corpus c;
     assert_int_equal(dl_fortunes_load(&c, &o), DL_ERR_IO);
     assert_non_null(strstr(dl_last_error(), "nosuch"));
