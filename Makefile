@@ -7,6 +7,7 @@
 #   make test-gpu         every CUDA variant against the CPU reference (needs a GPU)
 #   make bench            time every matmul variant; results/bench/
 #   make bench-gpu        the same plus every CUDA variant (needs a GPU)
+#   make install PREFIX=… headers, static libraries, pkg-config files (dlab.pc, dlbench.pc)
 #   make clean
 #
 # Knobs: CC, NVCC, CUDA_ARCH (default sm_90), NO_CUDA=1, NO_OPENMP=1, OPT (default -O3),
@@ -227,6 +228,6 @@ clean:
 	rm -rf build build-san run
 
 help:
-	@sed -n '2,16p' Makefile
+	@sed -n '3,15p' Makefile | cut -c3-
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
