@@ -25,6 +25,7 @@ DECLARE_FAMILY(attention)
 DECLARE_FAMILY(conv2d)
 DECLARE_FAMILY(maxpool)
 DECLARE_FAMILY(optim)
+DECLARE_FAMILY(softmax)
 
 typedef struct family {
     const char *name;
@@ -48,6 +49,7 @@ static const family FAMILIES[] = {
     {"conv2d", dl_conv2d_variant_table, &dl_conv2d_variant_count},
     {"maxpool", dl_maxpool_variant_table, &dl_maxpool_variant_count},
     {"optim", dl_optim_variant_table, &dl_optim_variant_count},
+    {"softmax", dl_softmax_variant_table, &dl_softmax_variant_count},
 };
 #define NFAMILIES ((int)(sizeof FAMILIES / sizeof FAMILIES[0]))
 

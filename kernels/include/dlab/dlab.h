@@ -32,6 +32,7 @@
 #include "reduce.h"
 #include "registry.h"
 #include "residual.h"
+#include "softmax.h"
 #include "softmax_xent.h"
 #include "status.h"
 

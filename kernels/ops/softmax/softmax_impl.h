@@ -1,0 +1,16 @@
+/* softmax_impl.h — private to kernels/ops/softmax: the implementations that
+ * softmax_variants.c puts in the registry. Callers go through dl_softmax_forward /
+ * dl_softmax_backward. */
+#ifndef DLAB_SOFTMAX_IMPL_H
+#define DLAB_SOFTMAX_IMPL_H
+
+#include "dlab/softmax.h"
+
+extern const dl_softmax_impl dl_softmax_ref_impl;            /* softmax_ref.c */
+extern const dl_softmax_impl dl_softmax_naive_impl;          /* softmax_cpu.c */
+extern const dl_softmax_impl dl_softmax_safe_impl;
+extern const dl_softmax_impl dl_softmax_safe_avx512_impl;
+extern const dl_softmax_impl dl_softmax_online_impl;
+extern const dl_softmax_impl dl_softmax_online_avx512_impl;
+
+#endif
