@@ -2,7 +2,8 @@
  * around the SIMD width, the special-value rules of softmax.h (−inf → 0, a NaN/+inf/all −inf
  * row → all NaN, other rows untouched, all-equal → uniform), logits of magnitude 1e4 (naive
  * overflows, the others stay exact), empty shapes, the pair rule (associative, identity, NaN
- * kept), and the backward: ref against finite differences, fast variants against ref.
+ * kept), the backward: ref against finite differences, fast variants against ref; and the
+ * AVX-512 variants' exp against double exp (≤ 2 ulp on a dense sweep of [−104, 0], specials).
  * Tolerance: outputs are probabilities, the fast variants sum V terms in fp32 and use a
  * < 1 ulp exp; rtol 4e-6 (with a tiny atol for values near 0) catches any wrong term. */
 #include <math.h>
@@ -251,6 +252,42 @@ static void fast_backward_accumulates_like_ref(void **state) {
     }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+float dl_softmax_exp16_scalar(float x); /* softmax_cpu.c, via softmax_impl.h */
+
+/* |got − want| in units of the float spacing at want (2^−149 below the normal range). */
+static double ulp_error(float got, double want) {
+    const double spacing = want < 0x1p-126 ? 0x1p-149 : ldexp(1.0, ilogb(want) - 23);
+    return fabs((double)got - want) / spacing;
+}
+
+static void avx512_exp_is_within_2_ulp_on_the_shifted_range(void **state) {
+    (void)state;
+    const dl_cpu_features *f = dl_cpu();
+    if (!f->avx512f || !f->avx512dq || !f->fma) skip();
+    const int steps = 1 << 21; /* x = −104·k/steps: every ~5e−5, about 2 M values */
+    double worst = 0.0;
+    for (int k = 0; k <= steps; k++) {
+        const float x = (float)(-104.0 * k / steps);
+        const double err = ulp_error(dl_softmax_exp16_scalar(x), exp((double)x));
+        if (err > worst) worst = err;
+    }
+    assert_true(worst <= 2.0);
+    assert_true(dl_softmax_exp16_scalar(0.0f) == 1.0f);
+    assert_true(dl_softmax_exp16_scalar(-INFINITY) == 0.0f);
+    assert_true(dl_softmax_exp16_scalar(-200.0f) == 0.0f);
+    assert_true(isnan(dl_softmax_exp16_scalar(NAN)));
+    assert_true(dl_softmax_exp16_scalar(INFINITY) == INFINITY);
+    assert_true(dl_softmax_exp16_scalar(100.0f) == INFINITY);
+    assert_true(ulp_error(dl_softmax_exp16_scalar(88.0f), exp(88.0)) <= 2.0);
+}
+#else
+static void avx512_exp_is_within_2_ulp_on_the_shifted_range(void **state) {
+    (void)state;
+    skip();
+}
+#endif
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_variant_matches_ref_on_random_rows_of_many_lengths),
@@ -261,6 +298,7 @@ int main(void) {
         cmocka_unit_test(combine_rule_is_associative_on_split_rows),
         cmocka_unit_test(ref_backward_matches_finite_differences),
         cmocka_unit_test(fast_backward_accumulates_like_ref),
+        cmocka_unit_test(avx512_exp_is_within_2_ulp_on_the_shifted_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
