@@ -73,6 +73,13 @@ const dl_cpu_features *dl_cpu(void) {
     return &features;
 }
 
+bool dl_cpu_has_avx2_fma(void) { return dl_cpu()->avx2 && dl_cpu()->fma; }
+
+bool dl_cpu_has_avx512(void) {
+    const dl_cpu_features *f = dl_cpu();
+    return f->avx512f && f->avx512dq && f->avx512bw && f->avx512vl && dl_cpu_has_avx2_fma();
+}
+
 const char *dl_cpu_describe(char *buf, size_t len) {
     const dl_cpu_features *f = dl_cpu();
     struct { bool on; const char *name; } list[] = {

@@ -35,12 +35,8 @@
 
 #define DL_ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* The `available` functions of the variants compiled with DL_TARGET_AVX2 / _AVX512. */
-static inline bool dl_fast_has_avx2(void) { return dl_cpu()->avx2 && dl_cpu()->fma; }
-static inline bool dl_fast_has_avx512(void) {
-    const dl_cpu_features *f = dl_cpu();
-    return f->avx512f && f->avx512vl && f->avx512dq && f->avx512bw && dl_fast_has_avx2();
-}
+/* The `available` functions of the variants compiled with DL_TARGET_AVX2 / _AVX512 are
+ * dl_cpu_has_avx2_fma and dl_cpu_has_avx512 (dlab/core.h). */
 
 /* cond ? a : b for floats, as bit operations on both (already computed) values.
  *

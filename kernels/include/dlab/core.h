@@ -60,6 +60,12 @@ typedef struct dl_cpu_features {
 /* Detected once at first call with CPUID and XGETBV (so a feature the OS does not save
  * counts as absent). DLAB_CPU_MAX=avx2|avx|sse2 caps it, to test fallbacks. */
 const dl_cpu_features *dl_cpu(void);
+/* The two instruction-set levels the fast variants are compiled for, usable directly as a
+ * variant's `available` callback: AVX2 with FMA, and AVX-512 F+DQ+BW+VL (the Skylake-X /
+ * Zen 4 baseline) on top of AVX2+FMA. One definition, so every family agrees. */
+bool dl_cpu_has_avx2_fma(void);
+bool dl_cpu_has_avx512(void);
+
 /* "avx512f avx512bw ... f16c" into buf; returns buf. */
 const char *dl_cpu_describe(char *buf, size_t len);
 

@@ -59,16 +59,16 @@ dl_status dl_act_backward(const dl_variant *v, const dl_act_args *a) {
 VARIANT(relu_ref, relu, "ref", "x < 0 ? 0 : x, one element at a time: the oracle", NULL,
         dl_relu_ref_impl)
 VARIANT(relu_omp, relu, "omp", "OpenMP chunks, baseline ISA", NULL, dl_relu_omp_impl)
-VARIANT(relu_avx2, relu, "omp_avx2", "the omp loops compiled for AVX2+FMA", dl_fast_has_avx2,
+VARIANT(relu_avx2, relu, "omp_avx2", "the omp loops compiled for AVX2+FMA", dl_cpu_has_avx2_fma,
         dl_relu_omp_avx2_impl)
-VARIANT(relu_avx512, relu, "omp_avx512", "the omp loops compiled for AVX-512", dl_fast_has_avx512,
+VARIANT(relu_avx512, relu, "omp_avx512", "the omp loops compiled for AVX-512", dl_cpu_has_avx512,
         dl_relu_omp_avx512_impl)
 VARIANT(gelu_ref, gelu, "ref", "tanh form in double: the oracle", NULL, dl_gelu_ref_impl)
 VARIANT(gelu_omp, gelu, "omp", "x·σ(2u) with a polynomial exp, OpenMP, baseline ISA", NULL,
         dl_gelu_omp_impl)
-VARIANT(gelu_avx2, gelu, "omp_avx2", "the omp loops compiled for AVX2+FMA", dl_fast_has_avx2,
+VARIANT(gelu_avx2, gelu, "omp_avx2", "the omp loops compiled for AVX2+FMA", dl_cpu_has_avx2_fma,
         dl_gelu_omp_avx2_impl)
-VARIANT(gelu_avx512, gelu, "omp_avx512", "the omp loops compiled for AVX-512", dl_fast_has_avx512,
+VARIANT(gelu_avx512, gelu, "omp_avx512", "the omp loops compiled for AVX-512", dl_cpu_has_avx512,
         dl_gelu_omp_avx512_impl)
 
 const dl_variant *const dl_relu_variant_table[] = {&relu_ref, &relu_omp, &relu_avx2, &relu_avx512};

@@ -35,10 +35,6 @@
 
 enum { ROWS = 4, PAD = 32 };
 
-bool dl_attention_have_avx512(void) {
-    return dl_cpu()->avx512f && dl_cpu()->avx512dq && dl_cpu()->fma;
-}
-bool dl_attention_have_avx2(void) { return dl_cpu()->avx2 && dl_cpu()->fma; }
 
 static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -126,18 +122,18 @@ static dl_status for_each_head(const dl_attention_args *a, head_fn fn, bool back
 }
 
 dl_status dl_attention_avx512_forward(const dl_attention_args *a) {
-    if (!dl_attention_have_avx512()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX-512 here");
+    if (!dl_cpu_has_avx512()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX-512 here");
     return for_each_head(a, head_forward_avx512, false);
 }
 dl_status dl_attention_avx512_backward(const dl_attention_args *a) {
-    if (!dl_attention_have_avx512()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX-512 here");
+    if (!dl_cpu_has_avx512()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX-512 here");
     return for_each_head(a, head_backward_avx512, true);
 }
 dl_status dl_attention_avx2_forward(const dl_attention_args *a) {
-    if (!dl_attention_have_avx2()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX2+FMA here");
+    if (!dl_cpu_has_avx2_fma()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX2+FMA here");
     return for_each_head(a, head_forward_avx2, false);
 }
 dl_status dl_attention_avx2_backward(const dl_attention_args *a) {
-    if (!dl_attention_have_avx2()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX2+FMA here");
+    if (!dl_cpu_has_avx2_fma()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX2+FMA here");
     return for_each_head(a, head_backward_avx2, true);
 }

@@ -10,8 +10,6 @@ dl_status dl_attention_ref_forward(const dl_attention_args *a);
 dl_status dl_attention_ref_backward(const dl_attention_args *a);
 
 /* attention_cpu.c: OpenMP over (b, h), register-blocked SIMD tiles */
-bool dl_attention_have_avx512(void);
-bool dl_attention_have_avx2(void);
 dl_status dl_attention_avx512_forward(const dl_attention_args *a);
 dl_status dl_attention_avx512_backward(const dl_attention_args *a);
 dl_status dl_attention_avx2_forward(const dl_attention_args *a);

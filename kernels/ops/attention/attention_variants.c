@@ -5,6 +5,7 @@
  * VARIANT line; tests/test_attention.c then checks it against ref. */
 #include <string.h>
 
+#include "dlab/core.h"
 #include "attention_impl.h"
 
 #define VARIANT(id, vname, text, avail, fwd, bwd)                                                  \
@@ -20,9 +21,9 @@
 VARIANT(v_ref, "ref", "one (b,t,h) at a time, double sums, mask as loop bound: the oracle", NULL,
         dl_attention_ref_forward, dl_attention_ref_backward)
 VARIANT(v_avx512, "omp_avx512", "OpenMP over (b,h), 4-row tiles on packed K/V, AVX-512",
-        dl_attention_have_avx512, dl_attention_avx512_forward, dl_attention_avx512_backward)
+        dl_cpu_has_avx512, dl_attention_avx512_forward, dl_attention_avx512_backward)
 VARIANT(v_avx2, "omp_avx2", "OpenMP over (b,h), 4-row tiles on packed K/V, AVX2+FMA",
-        dl_attention_have_avx2, dl_attention_avx2_forward, dl_attention_avx2_backward)
+        dl_cpu_has_avx2_fma, dl_attention_avx2_forward, dl_attention_avx2_backward)
 
 const dl_variant *const dl_attention_variant_table[] = {&v_ref, &v_avx512, &v_avx2};
 const int dl_attention_variant_count =

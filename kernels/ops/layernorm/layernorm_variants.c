@@ -61,9 +61,9 @@ VARIANT(v_ref, "ref", "two-pass statistics in double, one row at a time: the ora
         dl_layernorm_ref_impl)
 VARIANT(v_omp, "omp", "rows (and gradient columns) across threads, baseline ISA", NULL,
         dl_layernorm_omp_impl)
-VARIANT(v_avx2, "omp_avx2", "the omp loops compiled for AVX2+FMA", dl_fast_has_avx2,
+VARIANT(v_avx2, "omp_avx2", "the omp loops compiled for AVX2+FMA", dl_cpu_has_avx2_fma,
         dl_layernorm_omp_avx2_impl)
-VARIANT(v_avx512, "omp_avx512", "the omp loops compiled for AVX-512", dl_fast_has_avx512,
+VARIANT(v_avx512, "omp_avx512", "the omp loops compiled for AVX-512", dl_cpu_has_avx512,
         dl_layernorm_omp_avx512_impl)
 
 const dl_variant *const dl_layernorm_variant_table[] = {&v_ref, &v_omp, &v_avx2, &v_avx512};

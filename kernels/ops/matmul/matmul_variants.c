@@ -6,8 +6,6 @@
 #include "dlab/core.h"
 #include "matmul_internal.h"
 
-static bool has_avx512(void) { return dl_cpu()->avx512f; }
-static bool has_avx2(void) { return dl_cpu()->avx2 && dl_cpu()->fma; }
 
 #define VARIANT(id, vname, text, dev, avail, fn)                                            \
     static const dl_variant id = {.family = "matmul", .name = vname, .summary = text,       \
@@ -19,9 +17,9 @@ VARIANT(v_ref, "ref", "three loops, double accumulation: the oracle", DL_DEVICE_
 VARIANT(v_blocked, "blocked", "cache-blocked loops the compiler vectorizes, one thread",
         DL_DEVICE_CPU, NULL, dl_matmul_blocked)
 VARIANT(v_avx512, "omp_avx512", "packed panels, AVX-512 micro-kernel, OpenMP", DL_DEVICE_CPU,
-        has_avx512, dl_matmul_omp_avx512)
+        dl_cpu_has_avx512, dl_matmul_omp_avx512)
 VARIANT(v_avx2, "omp_avx2", "packed panels, AVX2+FMA micro-kernel, OpenMP", DL_DEVICE_CPU,
-        has_avx2, dl_matmul_omp_avx2)
+        dl_cpu_has_avx2_fma, dl_matmul_omp_avx2)
 #ifdef DL_HAVE_OPENBLAS
 VARIANT(v_openblas, "openblas", "OpenBLAS cblas_sgemm (the yardstick)", DL_DEVICE_CPU, NULL,
         dl_matmul_openblas)

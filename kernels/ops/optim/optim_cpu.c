@@ -70,9 +70,6 @@ dl_status dl_optim_adamw_omp(const dl_adamw_args *a) {
 
 /* ------------------------------------------------------------- SIMD loops */
 
-bool dl_optim_have_avx2(void) { return dl_cpu()->avx2; }
-bool dl_optim_have_avx512(void) { return dl_cpu()->avx512f; }
-
 #ifdef DL_OPTIM_X86
 /* One body for both widths: VEC is the register type, P the intrinsic prefix, W the lanes. */
 #define DL_ADAMW_SIMD(VEC, P, W)                                                                   \
@@ -134,7 +131,7 @@ __attribute__((target("avx512f"))) static void sgd_avx512(const dl_sgd_args *a, 
 
 dl_status dl_optim_sgd_omp_avx2(const dl_sgd_args *a) {
 #ifdef DL_OPTIM_X86
-    if (dl_optim_have_avx2()) {
+    if (dl_cpu_has_avx2_fma()) {
         sgd_chunks(a, sgd_avx2);
         return DL_OK;
     }
@@ -144,7 +141,7 @@ dl_status dl_optim_sgd_omp_avx2(const dl_sgd_args *a) {
 
 dl_status dl_optim_adamw_omp_avx2(const dl_adamw_args *a) {
 #ifdef DL_OPTIM_X86
-    if (dl_optim_have_avx2()) {
+    if (dl_cpu_has_avx2_fma()) {
         adamw_chunks(a, adamw_avx2);
         return DL_OK;
     }
@@ -154,7 +151,7 @@ dl_status dl_optim_adamw_omp_avx2(const dl_adamw_args *a) {
 
 dl_status dl_optim_sgd_omp_avx512(const dl_sgd_args *a) {
 #ifdef DL_OPTIM_X86
-    if (dl_optim_have_avx512()) {
+    if (dl_cpu_has_avx512()) {
         sgd_chunks(a, sgd_avx512);
         return DL_OK;
     }
@@ -164,7 +161,7 @@ dl_status dl_optim_sgd_omp_avx512(const dl_sgd_args *a) {
 
 dl_status dl_optim_adamw_omp_avx512(const dl_adamw_args *a) {
 #ifdef DL_OPTIM_X86
-    if (dl_optim_have_avx512()) {
+    if (dl_cpu_has_avx512()) {
         adamw_chunks(a, adamw_avx512);
         return DL_OK;
     }

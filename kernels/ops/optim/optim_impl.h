@@ -94,7 +94,5 @@ dl_status dl_optim_sgd_omp_avx2(const dl_sgd_args *a);
 dl_status dl_optim_adamw_omp_avx2(const dl_adamw_args *a);
 dl_status dl_optim_sgd_omp_avx512(const dl_sgd_args *a);
 dl_status dl_optim_adamw_omp_avx512(const dl_adamw_args *a);
-bool dl_optim_have_avx2(void);
-bool dl_optim_have_avx512(void);
 
 #endif

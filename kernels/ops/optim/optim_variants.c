@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "dlab/core.h"
 #include "dlab/optim.h"
 #include "optim_impl.h"
 
@@ -22,9 +23,9 @@
 
 OPTIM_VARIANT(ref, "ref", "one scalar loop on one thread: the oracle", NULL)
 OPTIM_VARIANT(omp, "omp", "OpenMP over 16K-element chunks, scalar code", NULL)
-OPTIM_VARIANT(omp_avx2, "omp_avx2", "OpenMP chunks, 8-lane AVX2 updates", dl_optim_have_avx2)
+OPTIM_VARIANT(omp_avx2, "omp_avx2", "OpenMP chunks, 8-lane AVX2 updates", dl_cpu_has_avx2_fma)
 OPTIM_VARIANT(omp_avx512, "omp_avx512", "OpenMP chunks, 16-lane AVX-512 updates",
-              dl_optim_have_avx512)
+              dl_cpu_has_avx512)
 
 /* Fastest first is NOT the order here: tables list ref first, like every family. */
 const dl_variant *const dl_optim_variant_table[] = {&ref, &omp, &omp_avx2, &omp_avx512};
@@ -54,7 +55,7 @@ dl_status dl_adamw_run(const dl_variant *v, const dl_adamw_args *a) {
 }
 
 const dl_variant *dl_optim_best(void) {
-    if (dl_optim_have_avx512()) return &omp_avx512;
-    if (dl_optim_have_avx2()) return &omp_avx2;
+    if (dl_cpu_has_avx512()) return &omp_avx512;
+    if (dl_cpu_has_avx2_fma()) return &omp_avx2;
     return &omp;
 }

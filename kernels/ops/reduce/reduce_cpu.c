@@ -174,7 +174,6 @@ dl_status dl_sum_tree_fixed(const dl_sum_args *a) {
 
 /* ------------------------------------------------------------- AVX-512 */
 
-bool dl_sum_have_avx512(void) { return dl_cpu()->avx512f; }
 
 #ifdef DL_SUM_X86
 /* Mask of the first `count` lanes of 16 (count may exceed 16). */
@@ -241,7 +240,7 @@ __attribute__((target("avx512f"))) static float kahan_avx512(const float *x, siz
 
 dl_status dl_sum_naive_avx512(const dl_sum_args *a) {
 #ifdef DL_SUM_X86
-    if (dl_sum_have_avx512()) {
+    if (dl_cpu_has_avx512()) {
         *a->out = naive_avx512(a->x, a->n);
         return DL_OK;
     }
@@ -251,7 +250,7 @@ dl_status dl_sum_naive_avx512(const dl_sum_args *a) {
 
 dl_status dl_sum_kahan_avx512(const dl_sum_args *a) {
 #ifdef DL_SUM_X86
-    if (dl_sum_have_avx512()) {
+    if (dl_cpu_has_avx512()) {
         float r = kahan_avx512(a->x, a->n);
         *a->out = isfinite(r) ? r : plain_sum(a->x, a->n);
         return DL_OK;

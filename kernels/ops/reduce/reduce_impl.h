@@ -20,6 +20,5 @@ dl_status dl_sum_omp_naive(const dl_sum_args *a);
 dl_status dl_sum_tree_fixed(const dl_sum_args *a);
 dl_status dl_sum_naive_avx512(const dl_sum_args *a);
 dl_status dl_sum_kahan_avx512(const dl_sum_args *a);
-bool dl_sum_have_avx512(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "dlab/core.h"
 #include "dlab/reduce.h"
 #include "reduce_impl.h"
 
@@ -26,9 +27,9 @@ SUM_VARIANT(neumaier, "neumaier", "fp32 Neumaier compensated (Kahan fixed for |x
 SUM_VARIANT(omp_naive, "omp_naive", "OpenMP reduction(+) in fp32: bits depend on threads", NULL);
 SUM_VARIANT(tree_fixed, "tree_fixed",
             "fixed chunks + fixed tree, OpenMP: same bits at any thread count", NULL);
-SUM_VARIANT(naive_avx512, "naive_avx512", "64 fp32 lanes in AVX-512: fast", dl_sum_have_avx512);
+SUM_VARIANT(naive_avx512, "naive_avx512", "64 fp32 lanes in AVX-512: fast", dl_cpu_has_avx512);
 SUM_VARIANT(kahan_avx512, "kahan_avx512", "Kahan in 128 AVX-512 lanes: fast and accurate",
-            dl_sum_have_avx512);
+            dl_cpu_has_avx512);
 
 const dl_variant *const dl_sum_variant_table[] = {&ref,        &naive,        &pairwise,
                                                   &kahan,      &neumaier,     &omp_naive,

@@ -68,12 +68,12 @@ VARIANT(v_naive, "naive", "exp, sum, divide without the max shift: overflows for
         NULL, dl_softmax_naive_impl)
 VARIANT(v_safe, "safe", "three passes (max, exp-sum, normalize), OpenMP over rows", NULL,
         dl_softmax_safe_impl)
-VARIANT(v_safe512, "safe_avx512", "the safe passes compiled for AVX-512", dl_fast_has_avx512,
+VARIANT(v_safe512, "safe_avx512", "the safe passes compiled for AVX-512", dl_cpu_has_avx512,
         dl_softmax_safe_avx512_impl)
 VARIANT(v_online, "online", "one scalar pass of running (max, normalizer), then normalize",
         NULL, dl_softmax_online_impl)
 VARIANT(v_online512, "online_avx512", "16 lanes of running (max, normalizer), AVX-512 exp",
-        dl_fast_has_avx512, dl_softmax_online_avx512_impl)
+        dl_cpu_has_avx512, dl_softmax_online_avx512_impl)
 
 const dl_variant *const dl_softmax_variant_table[] = {&v_ref,    &v_naive,  &v_safe,
                                                       &v_safe512, &v_online, &v_online512};

@@ -71,9 +71,9 @@ VARIANT(v_ref, "ref", "max-shifted, in double, one row at a time: the oracle", N
         dl_softmax_xent_ref_impl)
 VARIANT(v_omp, "omp", "OpenMP over rows, polynomial exp, baseline ISA", NULL,
         dl_softmax_xent_omp_impl)
-VARIANT(v_avx2, "omp_avx2", "the omp rows compiled for AVX2+FMA", dl_fast_has_avx2,
+VARIANT(v_avx2, "omp_avx2", "the omp rows compiled for AVX2+FMA", dl_cpu_has_avx2_fma,
         dl_softmax_xent_omp_avx2_impl)
-VARIANT(v_avx512, "omp_avx512", "the omp rows compiled for AVX-512", dl_fast_has_avx512,
+VARIANT(v_avx512, "omp_avx512", "the omp rows compiled for AVX-512", dl_cpu_has_avx512,
         dl_softmax_xent_omp_avx512_impl)
 
 const dl_variant *const dl_softmax_xent_variant_table[] = {&v_ref, &v_omp, &v_avx2, &v_avx512};
