@@ -82,11 +82,16 @@ ifneq ($(NVCC),)
 HAVE_CUDA := 1
 CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib))
 HAVE_CUBLAS := $(if $(wildcard $(CUDA_LIBDIR)/libcublas.so*),1)
-HAVE_CUDNN := $(if $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/local/include/cudnn.h),1)
+HAVE_CUDNN := $(if $(and $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/local/include/cudnn.h),$(wildcard $(CUDA_LIBDIR)/libcudnn.so* /usr/lib/x86_64-linux-gnu/libcudnn.so*)),1)
 HAVE_NCCL := $(if $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h /usr/local/include/nccl.h),1)
 CPPFLAGS += -DDL_HAVE_CUDA=1 -DDLB_HAVE_CUDA=1 -I$(CUDA_HOME)/include
 NVCCFLAGS := -arch=$(CUDA_ARCH) -O3 -g -std=c++17 -Xcompiler -fPIC,-Wall -Werror all-warnings \
              -D_GNU_SOURCE -DDL_HAVE_CUDA=1 -DDLB_HAVE_CUDA=1 -Ikernels/include -Iharness/include
+ifeq ($(HAVE_CUDNN),1)
+LDLIBS += -L$(CUDA_LIBDIR) -lcudnn
+else
+NVCCFLAGS += -DDL_NO_CUDNN=1
+endif
 ifeq ($(HAVE_CUBLAS),1)
 LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++
 else

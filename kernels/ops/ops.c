@@ -26,6 +26,7 @@ DECLARE_FAMILY(conv2d)
 DECLARE_FAMILY(maxpool)
 DECLARE_FAMILY(optim)
 DECLARE_FAMILY(softmax)
+DECLARE_FAMILY(softmax_topk)
 
 typedef struct family {
     const char *name;
@@ -50,6 +51,7 @@ static const family FAMILIES[] = {
     {"maxpool", dl_maxpool_variant_table, &dl_maxpool_variant_count},
     {"optim", dl_optim_variant_table, &dl_optim_variant_count},
     {"softmax", dl_softmax_variant_table, &dl_softmax_variant_count},
+    {"softmax_topk", dl_softmax_topk_variant_table, &dl_softmax_topk_variant_count},
 };
 #define NFAMILIES ((int)(sizeof FAMILIES / sizeof FAMILIES[0]))
 

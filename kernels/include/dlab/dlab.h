@@ -33,6 +33,7 @@
 #include "registry.h"
 #include "residual.h"
 #include "softmax.h"
+#include "softmax_topk.h"
 #include "softmax_xent.h"
 #include "status.h"
 

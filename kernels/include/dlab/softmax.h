@@ -20,7 +20,7 @@
  * The pair rule of online softmax is public (dl_softmax_combine): a partial row summarized
  * as (m, d) = (max, Σ e^(x − m)) merges with another; it is associative and commutative,
  * so rows can be split across lanes, threads or tiles (FlashAttention uses the same rule).
- * fp32 row-major, CPU only for now.
+ * fp32 row-major. The CUDA variants (device pointers) are listed when built with CUDA.
  */
 #ifndef DLAB_SOFTMAX_H
 #define DLAB_SOFTMAX_H
@@ -60,6 +60,8 @@ dl_status dl_softmax_check(const dl_softmax_args *a, bool backward);
 dl_cost dl_softmax_cost(const void *args);
 
 dl_status dl_softmax_forward(const dl_variant *v, const dl_softmax_args *args);
+/* The fastest CPU softmax that runs here: online_avx512, online_avx2, else online. */
+const dl_variant *dl_softmax_best(void);
 dl_status dl_softmax_backward(const dl_variant *v, const dl_softmax_args *args);
 
 #ifdef __cplusplus

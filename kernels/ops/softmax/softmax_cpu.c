@@ -13,6 +13,22 @@
  *                  the tail as one masked vector whose missing lanes read −inf.
  *   safe_avx512    safe in AVX-512 intrinsics with exp16: the fair baseline for online_avx512.
  *
+ * The two AVX-512 variants take one of two paths by row length, both true to their
+ * algorithm's memory traffic:
+ *   V > CACHED_MAX  the passes above, re-reading x and recomputing e^(x − m) in the last one;
+ *                   this is where a row no longer fits in the core's cache, and where the
+ *                   paper's access counts decide the speed.
+ *   V ≤ CACHED_MAX  the row and its exponentials stay in L2, so re-reading is free and the
+ *                   exp is the cost: each e^x is computed once and stored, then rescaled.
+ *                   safe: max pass, exp-and-sum pass, scale pass; online: per chunk of 1024
+ *                   its max and exp-and-sum (x read once), merged with the pair rule, then
+ *                   each chunk rescaled by e^(m_c − m)/d.
+ * When the whole output is larger than the last-level cache they write it with
+ * non-temporal stores (no read-for-ownership of lines that would be evicted anyway; the
+ * cached path then keeps its exponentials in a per-thread scratch row instead of y).
+ *   safe_avx2,     the plain-C safe and 16-lane online bodies (dl_exp_poly) compiled for
+ *   online_avx2    AVX2+FMA: for CPUs without AVX-512.
+ *
  * Per-element update with one exp instead of two: of e^(m_old − m_new) and e^(x − m_new)
  * one is e^0 = 1, so e = e^(lo − hi) with lo, hi = min, max(m_old, x) and
  *   x > m_old:  d ← d·e + 1, m ← x        otherwise:  d ← d + e.
@@ -20,20 +36,23 @@
  * Special values (softmax.h): a row whose final m is +inf or −inf, or whose d is NaN,
  * becomes all NaN. The backward pass is shared by all of them.
  * Without x86 targets the AVX-512 pair falls back to the plain-C bodies (dl_exp_poly).
- * Leaves out: AVX2 builds of the lane loop, splitting one long row across threads.
+ * Leaves out: splitting one long row across threads (batch 1 with V = 10⁶ uses one core).
  */
 #include <math.h>
+#include <stdint.h>
+#include <unistd.h>
 
 #include "../fast_math.h"
+#include "dlab/core.h"
 #include "softmax_impl.h"
+#include "softmax_simd.h"
+
+/* Rows up to CACHED_MAX elements (256 KiB: x and its exponentials fit in a 1 MiB L2) take
+ * the cached path of the AVX-512 variants; CHUNK is the online one's block (4 KiB, in L1). */
+enum { CACHED_MAX = 65536, CHUNK = 1024 };
 
 static void fill_nan(float *y, int V) {
     for (int j = 0; j < V; j++) y[j] = NAN;
-}
-
-/* The row's summary decides: finite m and d ≥ 1 (the max element contributes e^0 = 1). */
-static DL_ALWAYS_INLINE bool row_defined(float m, float d) {
-    return m > -INFINITY && m < INFINITY && d >= 1.0f;
 }
 
 /* y = e^(x − m) / d, vectorized. */
@@ -68,24 +87,6 @@ static DL_ALWAYS_INLINE void safe_row_body(const float *x, float *y, int V) {
 static void safe_row(const float *x, float *y, int V) { safe_row_body(x, y, V); }
 
 /* --------------------------------------------------------------------------- online */
-static DL_ALWAYS_INLINE void online_update(float x, float *m, float *d) {
-    const bool gt = __builtin_isgreater(x, *m);
-    const float hi = dl_select(gt, x, *m), lo = dl_select(gt, *m, x);
-    const float e = dl_exp_poly(dl_select(lo == -INFINITY, -INFINITY, lo - hi));
-    *d = dl_select(gt, *d * e + 1.0f, *d + e);
-    *m = hi;
-}
-
-/* The pair rule with dl_exp_poly; an empty side (m = −inf) weighs 0, keeping NaN in d. */
-static DL_ALWAYS_INLINE void combine_fast(float m1, float d1, float m2, float d2, float *m,
-                                          float *d) {
-    const float mm = dl_select(__builtin_isgreater(m2, m1), m2, m1);
-    const float s1 = m1 == -INFINITY ? 0.0f : dl_exp_poly(m1 - mm);
-    const float s2 = m2 == -INFINITY ? 0.0f : dl_exp_poly(m2 - mm);
-    *m = mm;
-    *d = d1 * s1 + d2 * s2;
-}
-
 static void online_row(const float *x, float *y, int V) {
     float m = -INFINITY, d = 0.0f;
     for (int j = 0; j < V; j++) online_update(x[j], &m, &d);
@@ -126,144 +127,277 @@ static DL_ALWAYS_INLINE void online_lanes_body(const float *x, float *y, int V) 
 #ifdef DL_HAVE_X86_TARGETS
 #include <immintrin.h>
 
-#define DL_TARGET_EXP16 __attribute__((target("avx512f,avx512dq,fma")))
-
-/* e^x on 16 lanes: x = n·ln2 + r, n = round(x·log2 e), r in [−½ln2, ½ln2] by Cody–Waite
- * (ln2 = 0.693359375 exact in fp32 minus a correction), e^r = 1 + r + r²·P(r) with P of
- * degree 5 (the Cephes expf coefficients) by Horner FMAs, then vscalefps for 2^n.
- * scalef rounds once, so results fall gently into denormals and then to 0, and overflow
- * to +inf, with no exponent-field tricks. Clamping x to [−120, 89] first makes ±inf
- * behave (e^−inf = 0, e^+inf = +inf) and max/min pass a NaN x through (they return their
- * second operand when either is NaN), so NaN → NaN. Measured ≤ 1.01 ulp against double
- * exp over every float in [−104, 88.7] (tests/test_softmax.c checks ≤ 2 on [−104, 0]). */
-static inline __attribute__((always_inline)) DL_TARGET_EXP16 __m512 exp16(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-120.0f), x);
-    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
 /* Scalar entry for the accuracy test (declared there, not in a header). */
 DL_TARGET_EXP16 float dl_softmax_exp16_scalar(float x) {
     return _mm512_cvtss_f32(exp16(_mm512_set1_ps(x)));
 }
 
-/* The lanes of the last, partial block: tail elements load as −inf, which weigh 0. */
-static inline __mmask16 tail_mask(int count) { return (__mmask16)((1u << count) - 1u); }
+/* Write one row (or part of one) of the output, n floats:
+ *   with_exp   y = e^(src − m) · f     (the normalize pass, recomputing the exponential)
+ *   otherwise  y = src · f             (rescaling exponentials stored earlier)
+ * stream: non-temporal stores, which skip the caches and so save the read that an ordinary
+ * store of a line not in cache costs first (write-allocate): 4 bytes an element less, when
+ * the output is too big to stay in cache anyway. They need 64-byte-aligned addresses, so the
+ * lanes before the first aligned one are a masked ordinary store. Always inlined with a
+ * constant with_exp, so each caller gets one branch-free loop. */
+static inline __attribute__((always_inline)) DL_TARGET_AVX512 __m512
+emit_value(__m512 s, __m512 vm, __m512 vf, bool with_exp) {
+    return with_exp ? _mm512_mul_ps(exp16(_mm512_sub_ps(s, vm)), vf) : _mm512_mul_ps(s, vf);
+}
 
-/* y = e^(x − m) / d. */
-DL_TARGET_AVX512 static void normalize_avx512(const float *x, float *y, int V, float m,
-                                              float d) {
-    const __m512 vm = _mm512_set1_ps(m), inv_d = _mm512_set1_ps(1.0f / d);
+static inline __attribute__((always_inline)) DL_TARGET_AVX512 void
+emit_row(const float *src, float *y, int n, bool with_exp, float m, float f, bool stream) {
+    const __m512 vm = _mm512_set1_ps(m), vf = _mm512_set1_ps(f);
     int j = 0;
-    for (; j + 16 <= V; j += 16)
-        _mm512_storeu_ps(y + j, _mm512_mul_ps(exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm)),
-                                              inv_d));
-    if (j < V) {
-        const __mmask16 k = tail_mask(V - j);
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), vm));
-        _mm512_mask_storeu_ps(y + j, k, _mm512_mul_ps(e, inv_d));
+    if (stream) {
+        const int to_aligned = (int)(((64 - ((uintptr_t)y & 63)) & 63) / sizeof(float));
+        const int head = to_aligned < n ? to_aligned : n;
+        if (head > 0) {
+            const __mmask16 k = tail_mask(head);
+            _mm512_mask_storeu_ps(y, k, emit_value(_mm512_maskz_loadu_ps(k, src), vm, vf, with_exp));
+        }
+        for (j = head; j + 16 <= n; j += 16)
+            _mm512_stream_ps(y + j, emit_value(_mm512_loadu_ps(src + j), vm, vf, with_exp));
+        _mm_sfence(); /* order the streamed stores before whatever reads y next */
+    } else {
+        for (; j + 16 <= n; j += 16)
+            _mm512_storeu_ps(y + j, emit_value(_mm512_loadu_ps(src + j), vm, vf, with_exp));
+    }
+    if (j < n) {
+        const __mmask16 k = tail_mask(n - j);
+        _mm512_mask_storeu_ps(y + j, k,
+                              emit_value(_mm512_maskz_loadu_ps(k, src + j), vm, vf, with_exp));
     }
 }
 
-DL_TARGET_AVX512 static void safe_row_avx512(const float *x, float *y, int V) {
+/* The row's max, NaN skipped (max(x, m) returns m when x is NaN). */
+static inline __attribute__((always_inline)) DL_TARGET_AVX512 float max_avx512(const float *x,
+                                                                               int n) {
     const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
-    /* max(x, m) returns m when x is NaN: NaN is skipped by the max, as in safe_row. */
     __m512 vmax = neg_inf;
     int j = 0;
-    for (; j + 16 <= V; j += 16) vmax = _mm512_max_ps(_mm512_loadu_ps(x + j), vmax);
-    if (j < V) vmax = _mm512_max_ps(_mm512_mask_loadu_ps(neg_inf, tail_mask(V - j), x + j), vmax);
-    const float m = _mm512_reduce_max_ps(vmax);
-    /* A NaN x makes its e^(x − m), hence d, NaN. Two sums hide the add latency. */
+    for (; j + 16 <= n; j += 16) vmax = _mm512_max_ps(_mm512_loadu_ps(x + j), vmax);
+    if (j < n) vmax = _mm512_max_ps(_mm512_mask_loadu_ps(neg_inf, tail_mask(n - j), x + j), vmax);
+    return _mm512_reduce_max_ps(vmax);
+}
+
+/* Σ e^(x − m) over n elements; if e is not NULL the exponentials are also stored there.
+ * A NaN x makes the sum NaN. Two sums hide the add latency. */
+static inline __attribute__((always_inline)) DL_TARGET_AVX512 float
+sum_exp_avx512(const float *x, int n, float m, float *e) {
     const __m512 vm = _mm512_set1_ps(m);
     __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
-    for (j = 0; j + 32 <= V; j += 32) {
-        sum0 = _mm512_add_ps(sum0, exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm)));
-        sum1 = _mm512_add_ps(sum1, exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j + 16), vm)));
+    int j = 0;
+    for (; j + 32 <= n; j += 32) {
+        const __m512 e0 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
+        const __m512 e1 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j + 16), vm));
+        if (e) _mm512_storeu_ps(e + j, e0), _mm512_storeu_ps(e + j + 16, e1);
+        sum0 = _mm512_add_ps(sum0, e0);
+        sum1 = _mm512_add_ps(sum1, e1);
     }
-    for (; j + 16 <= V; j += 16)
-        sum0 = _mm512_add_ps(sum0, exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm)));
-    if (j < V) {
-        const __mmask16 k = tail_mask(V - j);
-        sum1 = _mm512_mask_add_ps(sum1, k, sum1,
-                                  exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), vm)));
+    for (; j + 16 <= n; j += 16) {
+        const __m512 e0 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
+        if (e) _mm512_storeu_ps(e + j, e0);
+        sum0 = _mm512_add_ps(sum0, e0);
     }
-    const float d = _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
+    if (j < n) {
+        const __mmask16 k = tail_mask(n - j);
+        const __m512 e0 = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), vm));
+        if (e) _mm512_mask_storeu_ps(e + j, k, e0);
+        sum1 = _mm512_mask_add_ps(sum1, k, sum1, e0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
+}
+
+/* --- rows longer than CACHED_MAX: the passes re-read x and recompute e^(x − m), so the
+ *     memory traffic is what the paper counts (safe 3 reads + 1 write, online 2 + 1). --- */
+
+DL_TARGET_AVX512 static void safe_row_avx512(const float *x, float *y, int V, float *tmp,
+                                             bool stream) {
+    (void)tmp;
+    const float m = max_avx512(x, V);
+    const float d = sum_exp_avx512(x, V, m, NULL);
     if (!row_defined(m, d)) {
         fill_nan(y, V);
         return;
     }
-    normalize_avx512(x, y, V, m, d);
+    emit_row(x, y, V, true, m, 1.0f / d, stream);
 }
 
-/* One lane step of the online update (see the top of the file): e = e^(lo − hi), forced
- * to 0 where lo = −inf (so −inf − −inf never makes NaN; a NaN lo is not equal, stays NaN). */
-DL_TARGET_AVX512 static inline __attribute__((always_inline)) void
-online_step16(__m512 xv, __m512 *m, __m512 *d) {
-    const __mmask16 gt = _mm512_cmp_ps_mask(xv, *m, _CMP_GT_OQ);
-    const __m512 hi = _mm512_mask_blend_ps(gt, *m, xv), lo = _mm512_mask_blend_ps(gt, xv, *m);
-    const __mmask16 lo_is_neg_inf = _mm512_cmp_ps_mask(lo, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
-    const __m512 e = _mm512_mask_mov_ps(exp16(_mm512_sub_ps(lo, hi)), lo_is_neg_inf,
-                                        _mm512_setzero_ps());
-    const __m512 d_new_max = _mm512_fmadd_ps(*d, e, _mm512_set1_ps(1.0f));
-    *d = _mm512_mask_blend_ps(gt, _mm512_add_ps(*d, e), d_new_max);
-    *m = hi;
-}
-
-DL_TARGET_AVX512 static void online_row_avx512(const float *x, float *y, int V) {
+DL_TARGET_AVX512 static void online_row_avx512(const float *x, float *y, int V, float *tmp,
+                                               bool stream) {
+    (void)tmp;
     const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
     __m512 m = neg_inf, d = _mm512_setzero_ps();
     int j = 0;
     for (; j + 16 <= V; j += 16) online_step16(_mm512_loadu_ps(x + j), &m, &d);
     if (j < V) online_step16(_mm512_mask_loadu_ps(neg_inf, tail_mask(V - j), x + j), &m, &d);
-    /* Merge the lanes: d = Σ d_l·e^(m_l − M); an empty lane (m_l = −inf) weighs 0 but a
-     * NaN d_l still makes the sum NaN (NaN·0 = NaN). m_l is never NaN. */
-    const float m_all = _mm512_reduce_max_ps(m);
-    const __mmask16 empty = _mm512_cmp_ps_mask(m, neg_inf, _CMP_EQ_OQ);
-    const __m512 scale = _mm512_mask_mov_ps(exp16(_mm512_sub_ps(m, _mm512_set1_ps(m_all))),
-                                            empty, _mm512_setzero_ps());
-    const float d_all = _mm512_reduce_add_ps(_mm512_mul_ps(d, scale));
+    float m_all, d_all;
+    merge_lanes16(m, d, &m_all, &d_all);
     if (!row_defined(m_all, d_all)) {
         fill_nan(y, V);
         return;
     }
-    normalize_avx512(x, y, V, m_all, d_all);
+    emit_row(x, y, V, true, m_all, 1.0f / d_all, stream);
+}
+
+/* --- rows of at most CACHED_MAX: x and the row's exponentials stay in the core's L2, so a
+ *     second look at them costs no memory traffic; what costs is computing e^x, so each
+ *     element's exponential is computed once, stored in tmp (a per-thread scratch row, or
+ *     y itself when the output is not streamed) and rescaled at the end. --- */
+
+DL_TARGET_AVX512 static void safe_row_cached_avx512(const float *x, float *y, int V, float *tmp,
+                                                    bool stream) {
+    const float m = max_avx512(x, V);
+    if (!(m > -INFINITY && m < INFINITY)) { /* all −inf, or a +inf: undefined */
+        fill_nan(y, V);
+        return;
+    }
+    const float d = sum_exp_avx512(x, V, m, tmp);
+    if (!row_defined(m, d)) {
+        fill_nan(y, V);
+        return;
+    }
+    emit_row(tmp, y, V, false, 0.0f, 1.0f / d, stream);
+}
+
+/* Online in chunks of CHUNK (in L1 while they are worked on): each chunk's max, then its
+ * exponentials relative to that max (stored) and their sum; (m, d) absorbs the chunk's
+ * (m_c, d_c) with the pair rule. x is read from memory once. At the end each chunk is
+ * rescaled by e^(m_c − m) / d. A chunk with m_c = −inf (all −inf, or −inf and NaN) uses 0
+ * as its reference so that e^(−inf − 0) = 0 and a NaN still shows, and weighs 0 in the pair
+ * rule (a NaN d_c still makes d NaN). */
+DL_TARGET_AVX512 static void online_row_cached_avx512(const float *x, float *y, int V,
+                                                      float *tmp, bool stream) {
+    float chunk_m[CACHED_MAX / CHUNK + 1];
+    float m = -INFINITY, d = 0.0f;
+    for (int c = 0, j0 = 0; j0 < V; j0 += CHUNK, c++) {
+        const int n = V - j0 < CHUNK ? V - j0 : CHUNK;
+        const float mc = max_avx512(x + j0, n);
+        const float dc = sum_exp_avx512(x + j0, n, mc == -INFINITY ? 0.0f : mc, tmp + j0);
+        chunk_m[c] = mc;
+        combine_fast(m, d, mc, dc, &m, &d);
+    }
+    if (!row_defined(m, d)) {
+        fill_nan(y, V);
+        return;
+    }
+    const float inv_d = 1.0f / d;
+    for (int c = 0, j0 = 0; j0 < V; j0 += CHUNK, c++) {
+        const int n = V - j0 < CHUNK ? V - j0 : CHUNK;
+        const float f = chunk_m[c] == -INFINITY ? 0.0f : expf(chunk_m[c] - m) * inv_d;
+        emit_row(tmp + j0, y + j0, n, false, 0.0f, f, stream);
+    }
+}
+
+DL_TARGET_AVX512 static void safe_any_avx512(const float *x, float *y, int V, float *tmp,
+                                             bool stream) {
+    if (V <= CACHED_MAX)
+        safe_row_cached_avx512(x, y, V, tmp, stream);
+    else
+        safe_row_avx512(x, y, V, tmp, stream);
+}
+
+DL_TARGET_AVX512 static void online_any_avx512(const float *x, float *y, int V, float *tmp,
+                                               bool stream) {
+    if (V <= CHUNK) /* one chunk: its max is the row's, online and safe coincide */
+        safe_row_cached_avx512(x, y, V, tmp, stream);
+    else if (V <= CACHED_MAX)
+        online_row_cached_avx512(x, y, V, tmp, stream);
+    else
+        online_row_avx512(x, y, V, tmp, stream);
+}
+
+/* AVX2+FMA: the plain-C bodies compiled for 8-float vectors (GCC vectorizes dl_exp_poly and
+ * the 16-lane update as two 8-lane halves). */
+DL_TARGET_AVX2 static void safe_row_avx2(const float *x, float *y, int V, float *tmp,
+                                         bool stream) {
+    (void)tmp, (void)stream;
+    safe_row_body(x, y, V);
+}
+DL_TARGET_AVX2 static void online_row_avx2(const float *x, float *y, int V, float *tmp,
+                                           bool stream) {
+    (void)tmp, (void)stream;
+    online_lanes_body(x, y, V);
 }
 #else
-static void safe_row_avx512(const float *x, float *y, int V) { safe_row_body(x, y, V); }
-static void online_row_avx512(const float *x, float *y, int V) { online_lanes_body(x, y, V); }
+static void safe_any_avx512(const float *x, float *y, int V, float *tmp, bool stream) {
+    (void)tmp, (void)stream;
+    safe_row_body(x, y, V);
+}
+static void online_any_avx512(const float *x, float *y, int V, float *tmp, bool stream) {
+    (void)tmp, (void)stream;
+    online_lanes_body(x, y, V);
+}
+static void safe_row_avx2(const float *x, float *y, int V, float *tmp, bool stream) {
+    (void)tmp, (void)stream;
+    safe_row_body(x, y, V);
+}
+static void online_row_avx2(const float *x, float *y, int V, float *tmp, bool stream) {
+    (void)tmp, (void)stream;
+    online_lanes_body(x, y, V);
+}
 #endif
 
 /* ------------------------------------------------------------------- the row driver */
-typedef void (*row_fn)(const float *x, float *y, int V);
+/* One row: x → y. tmp: V floats of per-thread scratch for the exponentials, or y itself;
+ * stream: write y with non-temporal stores. Only the AVX-512 variants use the two. */
+typedef void (*row_fn)(const float *x, float *y, int V, float *tmp, bool stream);
 
-static dl_status rows_forward(const dl_softmax_args *a, row_fn row) {
+/* Output bigger than the last-level cache: it will not be read from cache anyway, so the
+ * AVX-512 variants stream it (sysconf's figure; 32 MiB if it has none). */
+static bool output_is_streamed(const dl_softmax_args *a) {
+    long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (llc <= 0) llc = 32L << 20;
+    return 4.0 * a->N * a->V > (double)llc;
+}
+
+static dl_status rows_forward(const dl_softmax_args *a, row_fn row, bool may_stream) {
     const long V = a->V;
     if (a->N == 0 || V == 0) return DL_OK;
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < a->N; i++) row(a->inp + i * V, a->out + i * V, a->V);
+    const bool stream = may_stream && output_is_streamed(a);
+#pragma omp parallel
+    {
+        /* A streamed cached row cannot keep its exponentials in y and rescale them there
+         * (that would bring y into the cache): they go to a scratch row that stays in L2.
+         * Without one, y is used and not streamed: the same result, only slower. */
+        float *scratch = NULL;
+        if (stream && V <= CACHED_MAX && dl_alloc((void **)&scratch, sizeof(float) * V) != DL_OK)
+            scratch = NULL;
+        const bool stream_rows = stream && (V > CACHED_MAX || scratch);
+#pragma omp for schedule(static)
+        for (long i = 0; i < a->N; i++)
+            row(a->inp + i * V, a->out + i * V, a->V, scratch ? scratch : a->out + i * V,
+                stream_rows);
+        dl_free(scratch);
+    }
     return DL_OK;
 }
 
-static dl_status naive_forward(const dl_softmax_args *a) { return rows_forward(a, naive_row); }
-static dl_status safe_forward(const dl_softmax_args *a) { return rows_forward(a, safe_row); }
+/* The plain-C rows, without scratch or streaming. */
+#define PLAIN_ROW(name, body)                                                                      \
+    static void name(const float *x, float *y, int V, float *tmp, bool stream) {                   \
+        (void)tmp, (void)stream;                                                                   \
+        body(x, y, V);                                                                             \
+    }
+PLAIN_ROW(naive_row_, naive_row)
+PLAIN_ROW(safe_row_, safe_row)
+PLAIN_ROW(online_row_, online_row)
+
+static dl_status naive_forward(const dl_softmax_args *a) { return rows_forward(a, naive_row_, false); }
+static dl_status safe_forward(const dl_softmax_args *a) { return rows_forward(a, safe_row_, false); }
 static dl_status safe_avx512_forward(const dl_softmax_args *a) {
-    return rows_forward(a, safe_row_avx512);
+    return rows_forward(a, safe_any_avx512, true);
 }
-static dl_status online_forward(const dl_softmax_args *a) { return rows_forward(a, online_row); }
+static dl_status online_forward(const dl_softmax_args *a) { return rows_forward(a, online_row_, false); }
+static dl_status safe_avx2_forward(const dl_softmax_args *a) {
+    return rows_forward(a, safe_row_avx2, false);
+}
+static dl_status online_avx2_forward(const dl_softmax_args *a) {
+    return rows_forward(a, online_row_avx2, false);
+}
 static dl_status online_avx512_forward(const dl_softmax_args *a) {
-    return rows_forward(a, online_row_avx512);
+    return rows_forward(a, online_any_avx512, true);
 }
 
 /* dinp += y ⊙ (dout − Σ dout·y), the dot in fp32 vector lanes. */
@@ -288,3 +422,5 @@ const dl_softmax_impl dl_softmax_safe_impl = {safe_forward, fast_backward};
 const dl_softmax_impl dl_softmax_safe_avx512_impl = {safe_avx512_forward, fast_backward};
 const dl_softmax_impl dl_softmax_online_impl = {online_forward, fast_backward};
 const dl_softmax_impl dl_softmax_online_avx512_impl = {online_avx512_forward, fast_backward};
+const dl_softmax_impl dl_softmax_safe_avx2_impl = {safe_avx2_forward, fast_backward};
+const dl_softmax_impl dl_softmax_online_avx2_impl = {online_avx2_forward, fast_backward};

@@ -12,6 +12,8 @@ extern const dl_softmax_impl dl_softmax_safe_impl;
 extern const dl_softmax_impl dl_softmax_safe_avx512_impl;
 extern const dl_softmax_impl dl_softmax_online_impl;
 extern const dl_softmax_impl dl_softmax_online_avx512_impl;
+extern const dl_softmax_impl dl_softmax_safe_avx2_impl;
+extern const dl_softmax_impl dl_softmax_online_avx2_impl;
 
 #if defined(__x86_64__) || defined(__i386__)
 /* The 16-lane exp of the AVX-512 variants on one value, for tests/test_softmax.c; needs
