@@ -14,4 +14,16 @@ extern const dl_act_impl dl_relu_omp_impl, dl_gelu_omp_impl;             /* act_
 extern const dl_act_impl dl_relu_omp_avx2_impl, dl_relu_omp_avx512_impl; /* act_cpu.c */
 extern const dl_act_impl dl_gelu_omp_avx2_impl, dl_gelu_omp_avx512_impl;
 
+#ifdef DL_HAVE_CUDA
+#ifdef __cplusplus
+extern "C" {
+#endif
+bool dl_cuda_available(void); /* matmul_cuda.cu: a GPU is present */
+/* act.cu: the "cuda" variants, on device pointers */
+extern const dl_act_impl dl_relu_cuda_impl, dl_gelu_cuda_impl;
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 #endif

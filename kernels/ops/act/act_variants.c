@@ -71,9 +71,32 @@ VARIANT(gelu_avx2, gelu, "omp_avx2", "the omp loops compiled for AVX2+FMA", dl_c
 VARIANT(gelu_avx512, gelu, "omp_avx512", "the omp loops compiled for AVX-512", dl_cpu_has_avx512,
         dl_gelu_omp_avx512_impl)
 
-const dl_variant *const dl_relu_variant_table[] = {&relu_ref, &relu_omp, &relu_avx2, &relu_avx512};
+#ifdef DL_HAVE_CUDA
+#define CUDA_VARIANT(id, fam, vname, text, impl_)                                                  \
+    static const dl_variant id = {.family = #fam,                                                  \
+                                  .name = vname,                                                   \
+                                  .summary = text,                                                 \
+                                  .device = DL_DEVICE_CUDA,                                        \
+                                  .available = dl_cuda_available,                                  \
+                                  .impl = &impl_,                                                  \
+                                  .cost = dl_##fam##_cost};
+CUDA_VARIANT(relu_cuda, relu, "cuda", "one thread per element, grid-stride; device pointers",
+             dl_relu_cuda_impl)
+CUDA_VARIANT(gelu_cuda, gelu, "cuda", "x·σ(2u) with expf, one thread per element; device pointers",
+             dl_gelu_cuda_impl)
+#endif
+
+const dl_variant *const dl_relu_variant_table[] = {&relu_ref, &relu_omp, &relu_avx2, &relu_avx512,
+#ifdef DL_HAVE_CUDA
+                                                   &relu_cuda,
+#endif
+};
 const int dl_relu_variant_count =
     (int)(sizeof dl_relu_variant_table / sizeof dl_relu_variant_table[0]);
-const dl_variant *const dl_gelu_variant_table[] = {&gelu_ref, &gelu_omp, &gelu_avx2, &gelu_avx512};
+const dl_variant *const dl_gelu_variant_table[] = {&gelu_ref, &gelu_omp, &gelu_avx2, &gelu_avx512,
+#ifdef DL_HAVE_CUDA
+                                                   &gelu_cuda,
+#endif
+};
 const int dl_gelu_variant_count =
     (int)(sizeof dl_gelu_variant_table / sizeof dl_gelu_variant_table[0]);

@@ -8,4 +8,15 @@
 extern const dl_embedding_impl dl_embedding_ref_impl; /* embedding_ref.c */
 extern const dl_embedding_impl dl_embedding_omp_impl; /* embedding_cpu.c */
 
+#ifdef DL_HAVE_CUDA
+#ifdef __cplusplus
+extern "C" {
+#endif
+bool dl_cuda_available(void); /* matmul_cuda.cu: a GPU is present */
+extern const dl_embedding_impl dl_embedding_cuda_impl; /* embedding.cu: device pointers */
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 #endif

@@ -42,6 +42,14 @@ static dl_status dispatch(const dl_variant *v, const dl_embedding_args *a, bool 
                        v && v->name ? v->name : "?");
     if (!dl_variant_available(v))
         return DL_FAIL(DL_ERR_UNSUPPORTED, "embedding variant '%s' cannot run here", v->name);
+#ifdef DL_HAVE_CUDA
+    /* A CUDA variant's tokens are device memory, which the range check below would read on
+     * the host: it checks the shapes itself and handles bad tokens on the device. */
+    if (v->device == DL_DEVICE_CUDA) {
+        const dl_embedding_impl *cuda = v->impl;
+        return backward ? cuda->backward(a) : cuda->forward(a);
+    }
+#endif
     DL_TRY(dl_embedding_check(a, backward));
     const dl_embedding_impl *impl = v->impl;
     return backward ? impl->backward(a) : impl->forward(a);
@@ -69,6 +77,21 @@ static const dl_variant v_omp = {
     .summary = "positions across threads; backward splits columns: no atomics, ref's bits",
     .cost = dl_embedding_cost};
 
-const dl_variant *const dl_embedding_variant_table[] = {&v_ref, &v_omp};
+#ifdef DL_HAVE_CUDA
+static const dl_variant v_cuda = {
+    .family = "embedding",
+    .name = "cuda",
+    .device = DL_DEVICE_CUDA,
+    .available = dl_cuda_available,
+    .impl = &dl_embedding_cuda_impl,
+    .summary = "gather per element; dwte by first-occurrence blocks in (b,t) order: ref's bits",
+    .cost = dl_embedding_cost};
+#endif
+
+const dl_variant *const dl_embedding_variant_table[] = {&v_ref, &v_omp,
+#ifdef DL_HAVE_CUDA
+                                                        &v_cuda,
+#endif
+};
 const int dl_embedding_variant_count =
     (int)(sizeof dl_embedding_variant_table / sizeof dl_embedding_variant_table[0]);

@@ -15,4 +15,15 @@ extern const dl_layernorm_impl dl_layernorm_omp_impl; /* layernorm_cpu.c */
 extern const dl_layernorm_impl dl_layernorm_omp_avx2_impl;
 extern const dl_layernorm_impl dl_layernorm_omp_avx512_impl;
 
+#ifdef DL_HAVE_CUDA
+#ifdef __cplusplus
+extern "C" {
+#endif
+bool dl_cuda_available(void); /* matmul_cuda.cu: a GPU is present */
+extern const dl_layernorm_impl dl_layernorm_cuda_impl; /* layernorm.cu: device pointers */
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 #endif

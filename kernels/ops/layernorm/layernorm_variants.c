@@ -66,6 +66,21 @@ VARIANT(v_avx2, "omp_avx2", "the omp loops compiled for AVX2+FMA", dl_cpu_has_av
 VARIANT(v_avx512, "omp_avx512", "the omp loops compiled for AVX-512", dl_cpu_has_avx512,
         dl_layernorm_omp_avx512_impl)
 
-const dl_variant *const dl_layernorm_variant_table[] = {&v_ref, &v_omp, &v_avx2, &v_avx512};
+#ifdef DL_HAVE_CUDA
+static const dl_variant v_cuda = {.family = "layernorm",
+                                  .name = "cuda",
+                                  .summary = "a warp per row, two-pass statistics; column-sum "
+                                             "blocks for dgamma, dbeta; device pointers",
+                                  .device = DL_DEVICE_CUDA,
+                                  .available = dl_cuda_available,
+                                  .impl = &dl_layernorm_cuda_impl,
+                                  .cost = dl_layernorm_cost};
+#endif
+
+const dl_variant *const dl_layernorm_variant_table[] = {&v_ref, &v_omp, &v_avx2, &v_avx512,
+#ifdef DL_HAVE_CUDA
+                                                        &v_cuda,
+#endif
+};
 const int dl_layernorm_variant_count =
     (int)(sizeof dl_layernorm_variant_table / sizeof dl_layernorm_variant_table[0]);

@@ -10,4 +10,17 @@ dl_status dl_linear_ref_backward(const dl_linear_args *a);
 dl_status dl_linear_omp_forward(const dl_linear_args *a); /* linear_cpu.c */
 dl_status dl_linear_omp_backward(const dl_linear_args *a);
 
+#ifdef DL_HAVE_CUDA
+#ifdef __cplusplus
+extern "C" {
+#endif
+bool dl_cuda_available(void); /* matmul_cuda.cu: a GPU is present */
+/* linear.cu: cuBLAS sgemm + own bias kernels, on device pointers */
+dl_status dl_linear_cublas_forward(const dl_linear_args *a);
+dl_status dl_linear_cublas_backward(const dl_linear_args *a);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 #endif

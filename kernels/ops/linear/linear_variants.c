@@ -63,6 +63,22 @@ static const dl_variant v_omp = {.family = "linear",
                                      "best CPU matmul, bias folded in, column-parallel dbias",
                                  .cost = dl_linear_cost};
 
-const dl_variant *const dl_linear_variant_table[] = {&v_ref, &v_omp};
+#ifdef DL_HAVE_CUDA
+static const dl_linear_impl cublas_impl = {dl_linear_cublas_forward, dl_linear_cublas_backward};
+static const dl_variant v_cublas = {.family = "linear",
+                                    .name = "cublas",
+                                    .device = DL_DEVICE_CUDA,
+                                    .available = dl_cuda_available,
+                                    .impl = &cublas_impl,
+                                    .summary = "cuBLAS sgemm (true fp32) + own bias and "
+                                               "column-sum kernels; device pointers",
+                                    .cost = dl_linear_cost};
+#endif
+
+const dl_variant *const dl_linear_variant_table[] = {&v_ref, &v_omp,
+#ifdef DL_HAVE_CUDA
+                                                     &v_cublas,
+#endif
+};
 const int dl_linear_variant_count =
     (int)(sizeof dl_linear_variant_table / sizeof dl_linear_variant_table[0]);

@@ -95,4 +95,17 @@ dl_status dl_optim_adamw_omp_avx2(const dl_adamw_args *a);
 dl_status dl_optim_sgd_omp_avx512(const dl_sgd_args *a);
 dl_status dl_optim_adamw_omp_avx512(const dl_adamw_args *a);
 
+#ifdef DL_HAVE_CUDA
+#ifdef __cplusplus
+extern "C" {
+#endif
+bool dl_cuda_available(void); /* matmul_cuda.cu: a GPU is present */
+/* optim.cu: the "cuda" variant, on device pointers */
+dl_status dl_optim_sgd_cuda(const dl_sgd_args *a);
+dl_status dl_optim_adamw_cuda(const dl_adamw_args *a);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 #endif

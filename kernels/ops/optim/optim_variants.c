@@ -28,7 +28,24 @@ OPTIM_VARIANT(omp_avx512, "omp_avx512", "OpenMP chunks, 16-lane AVX-512 updates"
               dl_cpu_has_avx512)
 
 /* Fastest first is NOT the order here: tables list ref first, like every family. */
-const dl_variant *const dl_optim_variant_table[] = {&ref, &omp, &omp_avx2, &omp_avx512};
+#ifdef DL_HAVE_CUDA
+/* Not through OPTIM_VARIANT: that macro fixes the device to the CPU. */
+static const dl_optim_impl cuda_impl = {.sgd_step = dl_optim_sgd_cuda,
+                                        .adamw_step = dl_optim_adamw_cuda};
+static const dl_variant cuda = {.family = "optim",
+                                .name = "cuda",
+                                .summary = "one thread per parameter, rounded intrinsics: the "
+                                           "CPU's bits; device pointers",
+                                .device = DL_DEVICE_CUDA,
+                                .available = dl_cuda_available,
+                                .impl = &cuda_impl,
+                                .cost = dl_adamw_cost};
+#endif
+const dl_variant *const dl_optim_variant_table[] = {&ref, &omp, &omp_avx2, &omp_avx512,
+#ifdef DL_HAVE_CUDA
+                                                    &cuda,
+#endif
+};
 const int dl_optim_variant_count =
     (int)(sizeof dl_optim_variant_table / sizeof dl_optim_variant_table[0]);
 

@@ -110,6 +110,22 @@ static const dl_variant v_omp = {.family = "residual",
                                  .summary = "OpenMP chunks, compiler-vectorized",
                                  .cost = dl_residual_cost};
 
-const dl_variant *const dl_residual_variant_table[] = {&v_ref, &v_omp};
+#ifdef DL_HAVE_CUDA
+bool dl_cuda_available(void);                         /* matmul_cuda.cu: a GPU is present */
+extern const dl_residual_impl dl_residual_cuda_impl; /* residual.cu: device pointers */
+static const dl_variant v_cuda = {.family = "residual",
+                                  .name = "cuda",
+                                  .device = DL_DEVICE_CUDA,
+                                  .available = dl_cuda_available,
+                                  .impl = &dl_residual_cuda_impl,
+                                  .summary = "one thread per element, grid-stride; device pointers",
+                                  .cost = dl_residual_cost};
+#endif
+
+const dl_variant *const dl_residual_variant_table[] = {&v_ref, &v_omp,
+#ifdef DL_HAVE_CUDA
+                                                       &v_cuda,
+#endif
+};
 const int dl_residual_variant_count =
     (int)(sizeof dl_residual_variant_table / sizeof dl_residual_variant_table[0]);

@@ -11,4 +11,15 @@ extern const dl_softmax_xent_impl dl_softmax_xent_omp_impl; /* softmax_xent_cpu.
 extern const dl_softmax_xent_impl dl_softmax_xent_omp_avx2_impl;
 extern const dl_softmax_xent_impl dl_softmax_xent_omp_avx512_impl;
 
+#ifdef DL_HAVE_CUDA
+#ifdef __cplusplus
+extern "C" {
+#endif
+bool dl_cuda_available(void); /* matmul_cuda.cu: a GPU is present */
+extern const dl_softmax_xent_impl dl_softmax_xent_cuda_impl; /* softmax_xent.cu: device pointers */
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 #endif

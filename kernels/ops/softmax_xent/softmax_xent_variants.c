@@ -46,6 +46,14 @@ static dl_status dispatch(const dl_variant *v, const dl_softmax_xent_args *a, bo
                        v && v->name ? v->name : "?");
     if (!dl_variant_available(v))
         return DL_FAIL(DL_ERR_UNSUPPORTED, "softmax_xent variant '%s' cannot run here", v->name);
+#ifdef DL_HAVE_CUDA
+    /* A CUDA variant's targets are device memory, which the range check below would read on
+     * the host: it checks the shapes itself and handles bad targets on the device. */
+    if (v->device == DL_DEVICE_CUDA) {
+        const dl_softmax_xent_impl *cuda = v->impl;
+        return backward ? cuda->backward(a) : cuda->forward(a);
+    }
+#endif
     DL_TRY(dl_softmax_xent_check(a, backward));
     const dl_softmax_xent_impl *impl = v->impl;
     return backward ? impl->backward(a) : impl->forward(a);
@@ -76,6 +84,21 @@ VARIANT(v_avx2, "omp_avx2", "the omp rows compiled for AVX2+FMA", dl_cpu_has_avx
 VARIANT(v_avx512, "omp_avx512", "the omp rows compiled for AVX-512", dl_cpu_has_avx512,
         dl_softmax_xent_omp_avx512_impl)
 
-const dl_variant *const dl_softmax_xent_variant_table[] = {&v_ref, &v_omp, &v_avx2, &v_avx512};
+#ifdef DL_HAVE_CUDA
+static const dl_variant v_cuda = {.family = "softmax_xent",
+                                  .name = "cuda",
+                                  .summary = "a block per row, three passes, loss from the "
+                                             "log-sum-exp; device pointers",
+                                  .device = DL_DEVICE_CUDA,
+                                  .available = dl_cuda_available,
+                                  .impl = &dl_softmax_xent_cuda_impl,
+                                  .cost = dl_softmax_xent_cost};
+#endif
+
+const dl_variant *const dl_softmax_xent_variant_table[] = {&v_ref, &v_omp, &v_avx2, &v_avx512,
+#ifdef DL_HAVE_CUDA
+                                                           &v_cuda,
+#endif
+};
 const int dl_softmax_xent_variant_count =
     (int)(sizeof dl_softmax_xent_variant_table / sizeof dl_softmax_xent_variant_table[0]);
