@@ -15,7 +15,7 @@
  * BACKWARD ACCUMULATES: dinp += ..., never dinp = ...; the caller zeroes gradients once per
  * step. Variants: `ref` (double), `omp` (OpenMP, plain loops), `omp_avx2` / `omp_avx512`
  * (the same loops compiled for those instruction sets; gelu uses an exp polynomial the
- * compiler can vectorize, within ~1e-6 of ref). CPU only for now.
+ * compiler can vectorize, within ~1e-6 of ref). Variant "cuda" (device pointers) when built with CUDA.
  */
 #ifndef DLAB_ACT_H
 #define DLAB_ACT_H

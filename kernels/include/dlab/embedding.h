@@ -10,7 +10,9 @@
  * t, ascending) with no atomics, so all variants give the same bits, at any thread count.
  * BACKWARD ACCUMULATES: dwte and dwpe are added into (either may be NULL: not wanted); the
  * caller zeroes gradients once per step. T ≤ maxT; a token outside [0,V) is DL_ERR_ARG
- * naming its position. fp32 row-major, CPU only for now.
+ * naming its position. fp32 row-major. Variant "cuda" takes device pointers and cannot read the tokens on the host:
+ * a token out of range there makes its output row NaN (and gets no gradient) instead of
+ * DL_ERR_ARG; check tokens on the host first (dl_embedding_check) when that matters.
  */
 #ifndef DLAB_EMBEDDING_H
 #define DLAB_EMBEDDING_H

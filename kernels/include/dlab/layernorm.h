@@ -14,7 +14,7 @@
  * The variance is the biased one (÷C), like PyTorch's LayerNorm. eps = 0 in the arguments
  * means DL_LAYERNORM_EPS. Each gradient pointer may be NULL (not wanted).
  * BACKWARD ACCUMULATES: dinp, dgamma and dbeta are added into; the caller zeroes them once
- * per step. N or C may be 0 (nothing is written). fp32 row-major, CPU only for now.
+ * per step. N or C may be 0 (nothing is written). fp32 row-major. Variant "cuda" takes device pointers.
  */
 #ifndef DLAB_LAYERNORM_H
 #define DLAB_LAYERNORM_H

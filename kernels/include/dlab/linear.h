@@ -11,7 +11,7 @@
  * parameter used twice gets both contributions; the caller zeroes gradients once per step.
  * Both passes are built on the matmul family (dlab/matmul.h): `ref` runs matmul's ref,
  * `omp` runs dl_matmul_best(DL_DEVICE_CPU). fp32, row-major, tightly packed; N, C or OC may
- * be 0. Variants are CPU only for now (pointers are host memory).
+ * be 0. Variant "cublas" takes device pointers (the matmuls through cuBLAS, true fp32).
  */
 #ifndef DLAB_LINEAR_H
 #define DLAB_LINEAR_H

@@ -26,9 +26,10 @@
  * step size) are computed once, in double, by one shared function.
  *
  * Buffers are the caller's: momentum_buf, m and v start zeroed and persist across steps.
- * Not here: other optimizers (Adagrad, LAMB, ...), fused multi-tensor updates, GPU variants,
- * and NaN handling — a NaN gradient makes NaN weights; clip first (dl_clip_grad_norm reports
- * non-finite gradients).
+ * Variants "cuda" update device memory with the CPU's exact arithmetic (no fused multiply-add).
+ * Not here: other optimizers (Adagrad, LAMB, ...), fused multi-tensor updates, a CUDA
+ * gradient clip (dl_clip_grad_norm is host-only), and NaN handling — a NaN gradient makes
+ * NaN weights; clip first (dl_clip_grad_norm reports non-finite gradients).
  */
 #ifndef DLAB_OPTIM_H
 #define DLAB_OPTIM_H

@@ -6,7 +6,7 @@
  *
  * BACKWARD ACCUMULATES: da and db are added into; the caller zeroes gradients once per
  * step. Variants: `ref` (one loop) and `omp` (OpenMP chunks, compiler-vectorized); the op is
- * memory-bound, so wider SIMD would not help. CPU only for now.
+ * memory-bound, so wider SIMD would not help. Variant "cuda" takes device pointers.
  */
 #ifndef DLAB_RESIDUAL_H
 #define DLAB_RESIDUAL_H

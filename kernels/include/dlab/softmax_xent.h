@@ -11,6 +11,9 @@
  * The loss is the MEAN over the valid rows (rows whose target is not DL_XENT_IGNORE), so the
  * backward divides by n_valid; dloss_scale is the upstream gradient of that mean (1 for a
  * plain loss; a loss-scale factor for mixed precision). It must be set: 0 gives no gradient.
+ * Variant "cuda" takes device pointers and cannot read targets on the host: a target out of
+ * range there makes that row's loss NaN (the row still counts as valid, gets no gradient)
+ * instead of DL_ERR_ARG; check targets on the host first (dl_softmax_xent_check).
  * A row with target DL_XENT_IGNORE (-1, e.g. padding) gets probs but loss 0 and no gradient;
  * with no valid row the mean is 0. Backward reads the probs that forward wrote.
  * BACKWARD ACCUMULATES: dlogits += ..., the caller zeroes gradients once per step.
