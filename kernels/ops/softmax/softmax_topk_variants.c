@@ -4,7 +4,7 @@
 
 #include "dlab/core.h"
 #include "softmax_topk_impl.h"
-#if defined(DL_HAVE_CUDA) && defined(DL_SOFTMAX_CUDA_PENDING)
+#ifdef DL_HAVE_CUDA
 #include "softmax_cuda.h"
 #endif
 
@@ -67,7 +67,7 @@ VARIANT(v_fused512, "fused_avx512", "the fused pass on 16 lanes, vector compare 
 
 const dl_variant *const dl_softmax_topk_variant_table[] = {
     &v_ref, &v_unfused, &v_fused, &v_fused512,
-#if defined(DL_HAVE_CUDA) && defined(DL_SOFTMAX_CUDA_PENDING)
+#ifdef DL_HAVE_CUDA
     &dl_softmax_topk_cuda_unfused, &dl_softmax_topk_cuda_fused,
 #endif
 };

@@ -6,6 +6,9 @@
 #include "../fast_math.h"
 #include "dlab/core.h"
 #include "softmax_impl.h"
+#ifdef DL_HAVE_CUDA
+#include "softmax_cuda.h"
+#endif
 
 void dl_softmax_combine(float m1, float d1, float m2, float d2, float *m, float *d) {
     const float mm = m2 > m1 ? m2 : m1;
@@ -81,7 +84,13 @@ VARIANT(v_online2, "online_avx2", "16 lanes of running (max, normalizer) compile
         dl_cpu_has_avx2_fma, dl_softmax_online_avx2_impl)
 
 const dl_variant *const dl_softmax_variant_table[] = {
-    &v_ref, &v_naive, &v_safe, &v_safe512, &v_online, &v_online512, &v_safe2, &v_online2};
+    &v_ref, &v_naive, &v_safe, &v_safe512, &v_online, &v_online512, &v_safe2, &v_online2,
+#ifdef DL_HAVE_CUDA
+    /* device pointers; rows defined in softmax_cuda_variants.c, kernels in softmax.cu */
+    &dl_softmax_cuda_block_safe, &dl_softmax_cuda_block_online, &dl_softmax_cuda_warp_safe,
+    &dl_softmax_cuda_warp_online, &dl_softmax_cudnn,
+#endif
+};
 const int dl_softmax_variant_count =
     (int)(sizeof dl_softmax_variant_table / sizeof dl_softmax_variant_table[0]);
 
