@@ -14,6 +14,9 @@
  * BACKWARD ACCUMULATES: it ADDS into dinp, dweight and dbias (each may be NULL to skip it);
  * the caller zeroes gradients once per step.
  *
+ * CUDA (device pointers): `cudnn`, cuDNN's convolutions in true fp32 (no TF32); same function,
+ * its own rounding (within 1e-4 of max|ref|); DL_ERR_UNSUPPORTED in a build without cuDNN.
+ *
  * Left out: dilation, groups, different strides or paddings per axis, NHWC.
  */
 #ifndef DLAB_CONV2D_H

@@ -13,6 +13,9 @@
  *
  * BACKWARD ACCUMULATES: it ADDS into dinp; the caller zeroes gradients once per step.
  *
+ * CUDA (device pointers): `cuda` (bit for bit ref's out, argmax and dinp) and `cudnn` (cuDNN's
+ * out, whose zeros may differ from ref's in sign; the rest as `cuda`).
+ *
  * Left out: padding, dilation, ceil mode, non-square windows, average pooling.
  */
 #ifndef DLAB_MAXPOOL_H

@@ -16,4 +16,18 @@ dl_status dl_conv2d_im2col_backward(const dl_conv2d_args *a);
 dl_status dl_conv2d_im2col_ref_forward(const dl_conv2d_args *a);
 dl_status dl_conv2d_im2col_ref_backward(const dl_conv2d_args *a);
 
+#ifdef DL_HAVE_CUDA
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* conv2d.cu: the "cudnn" variant, on DEVICE pointers (unavailable, and DL_ERR_UNSUPPORTED,
+ * in a build without cuDNN) */
+bool dl_conv2d_cudnn_available(void);
+dl_status dl_conv2d_cudnn_forward(const dl_conv2d_args *a);
+dl_status dl_conv2d_cudnn_backward(const dl_conv2d_args *a);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 #endif

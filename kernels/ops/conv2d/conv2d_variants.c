@@ -21,7 +21,26 @@ VARIANT(v_im2col_ref, "im2col_ref", "im2col + the reference matmul, one thread",
 VARIANT(v_im2col, "im2col", "im2col over groups of images + the fastest matmul, OpenMP",
         dl_conv2d_im2col_forward, dl_conv2d_im2col_backward)
 
-const dl_variant *const dl_conv2d_variant_table[] = {&v_ref, &v_im2col_ref, &v_im2col};
+#ifdef DL_HAVE_CUDA
+/* CUDA rows: device pointers; `available` says whether a GPU (and cuDNN) is here. */
+#define CUDA_VARIANT(id, vname, text, avail, fwd, bwd)                                             \
+    static const dl_conv2d_impl id##_impl = {fwd, bwd};                                            \
+    static const dl_variant id = {.family = "conv2d",                                              \
+                                  .name = vname,                                                   \
+                                  .summary = text,                                                 \
+                                  .device = DL_DEVICE_CUDA,                                        \
+                                  .available = avail,                                              \
+                                  .impl = &id##_impl,                                              \
+                                  .cost = dl_conv2d_cost};
+CUDA_VARIANT(v_cudnn, "cudnn", "cuDNN forward/backward, fp32 FMA math (no TF32), heuristic algos",
+             dl_conv2d_cudnn_available, dl_conv2d_cudnn_forward, dl_conv2d_cudnn_backward)
+#endif
+
+const dl_variant *const dl_conv2d_variant_table[] = {&v_ref, &v_im2col_ref, &v_im2col,
+#ifdef DL_HAVE_CUDA
+                                                     &v_cudnn,
+#endif
+};
 const int dl_conv2d_variant_count =
     (int)(sizeof dl_conv2d_variant_table / sizeof dl_conv2d_variant_table[0]);
 

@@ -19,7 +19,28 @@ VARIANT(v_ref, "ref", "one output at a time, the definition as loops: the oracle
 VARIANT(v_omp, "omp", "OpenMP over planes, branch-free 2x2/stride-2 loop", dl_maxpool_omp_forward,
         dl_maxpool_omp_backward)
 
-const dl_variant *const dl_maxpool_variant_table[] = {&v_ref, &v_omp};
+#ifdef DL_HAVE_CUDA
+/* CUDA rows: device pointers; `available` says whether a GPU (and cuDNN) is here. */
+#define CUDA_VARIANT(id, vname, text, avail, fwd, bwd)                                             \
+    static const dl_maxpool_impl id##_impl = {fwd, bwd};                                           \
+    static const dl_variant id = {.family = "maxpool",                                             \
+                                  .name = vname,                                                   \
+                                  .summary = text,                                                 \
+                                  .device = DL_DEVICE_CUDA,                                        \
+                                  .available = avail,                                              \
+                                  .impl = &id##_impl,                                              \
+                                  .cost = dl_maxpool_cost};
+CUDA_VARIANT(v_cuda, "cuda", "thread per output (out + argmax); backward gathers, no atomics",
+             dl_cuda_available, dl_maxpool_cuda_forward, dl_maxpool_cuda_backward)
+CUDA_VARIANT(v_cudnn, "cudnn", "cudnnPoolingForward + an argmax kernel; the cuda backward",
+             dl_maxpool_cudnn_available, dl_maxpool_cudnn_forward, dl_maxpool_cuda_backward)
+#endif
+
+const dl_variant *const dl_maxpool_variant_table[] = {&v_ref, &v_omp,
+#ifdef DL_HAVE_CUDA
+                                                      &v_cuda, &v_cudnn,
+#endif
+};
 const int dl_maxpool_variant_count =
     (int)(sizeof dl_maxpool_variant_table / sizeof dl_maxpool_variant_table[0]);
 

@@ -51,14 +51,11 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
-#include <mutex>
 
 #include <cuda_runtime.h>
-#ifndef DL_NO_CUDNN
-#include <cudnn.h>
-#endif
 
 #include "../../core/cuda_check.h"
+#include "../cudnn_common.cuh" /* the process's cuDNN handle, DL_CUDNN_TRY_AT */
 #include "dlab/softmax.h"
 #include "dlab/status.h"
 #include "softmax_cuda.h"
@@ -380,94 +377,17 @@ static dl_status cudnn_backward(const dl_softmax_args *a) {
     return DL_FAIL(DL_ERR_UNSUPPORTED, "libdlab was built without cuDNN");
 }
 #else
-extern "C" bool dl_softmax_cudnn_available(void) { return dl_cuda_available(); }
-
-/* What to look at first, by cuDNN 9's status classes (the thousands digit). */
-static const char *cudnn_hint(cudnnStatus_t st) {
-    switch ((int)st / 1000) {
-    case 1:
-        return " (cuDNN could not start: check that libcudnn's sub-libraries match cudnn.h "
-               "and that the driver is recent enough)";
-    case 2: return " (cuDNN refused an argument: a shape beyond its int limits, or a bad pointer)";
-    case 3: return " (this cuDNN or GPU does not support the call)";
-    default: return "";
-    }
-}
-
-/* Like DL_CUDA_TRY for cuDNN: DL_ERR_CUDA naming the call, file, line, cuDNN's words and a
- * hint. */
-#define DL_CUDNN_TRY_AT(where, call)                                                               \
-    do {                                                                                           \
-        cudnnStatus_t dl_cudnn_st_ = (call);                                                       \
-        if (dl_cudnn_st_ != CUDNN_STATUS_SUCCESS) {                                                \
-            (void)cudaGetLastError();                                                              \
-            return dl_fail_at(DL_ERR_CUDA, (where), "%s:%d: %s: %s%s", __FILE__, __LINE__, #call,  \
-                              cudnnGetErrorString(dl_cudnn_st_), cudnn_hint(dl_cudnn_st_));        \
-        }                                                                                          \
-    } while (0)
-
-/* One handle per process, made on first use under a lock and never destroyed (the driver
- * frees it with the context; at exit the runtime may already be gone when destructors run).
- * It is bound to the device current at creation; dlab uses one device per process. */
-static std::mutex cudnn_lock;
-static cudnnHandle_t cudnn_handle = nullptr;
-static int cudnn_device = -1;
-/* cuDNN allows a handle in several host threads but not in two at once: each use holds this
- * (the calls only enqueue work, so the lock is held for microseconds). */
-static std::mutex cudnn_use_lock;
-
-static dl_status cudnn_get_handle(cudnnHandle_t *out, const char *where) {
-    int device = 0;
-    DL_CUDA_TRY_AT(where, cudaGetDevice(&device));
-    std::lock_guard<std::mutex> guard(cudnn_lock);
-    if (!cudnn_handle) {
-        cudnnHandle_t handle = nullptr;
-        DL_CUDNN_TRY_AT(where, cudnnCreate(&handle));
-        const cudnnStatus_t st = cudnnSetStream(handle, 0); /* the legacy default stream */
-        if (st != CUDNN_STATUS_SUCCESS) {
-            (void)cudnnDestroy(handle);
-            (void)cudaGetLastError();
-            return dl_fail_at(DL_ERR_CUDA, where, "%s:%d: cudnnSetStream: %s%s", __FILE__, __LINE__,
-                              cudnnGetErrorString(st), cudnn_hint(st));
-        }
-        cudnn_handle = handle;
-        cudnn_device = device;
-    } else if (device != cudnn_device) {
-        return dl_fail_at(DL_ERR_DEVICE, where,
-                          "the cuDNN handle belongs to device %d but device %d is current "
-                          "(dlab uses one device per process)",
-                          cudnn_device, device);
-    }
-    *out = cudnn_handle;
-    return DL_OK;
-}
-
-/* An N×V×1×1 NCHW fp32 tensor descriptor, destroyed when it goes out of scope. */
-struct cudnn_row_tensor {
-    cudnnTensorDescriptor_t desc = nullptr;
-    cudnn_row_tensor() = default;
-    cudnn_row_tensor(const cudnn_row_tensor &) = delete;
-    cudnn_row_tensor &operator=(const cudnn_row_tensor &) = delete;
-    ~cudnn_row_tensor() {
-        if (desc) (void)cudnnDestroyTensorDescriptor(desc);
-    }
-    dl_status make(int N, int V, const char *where) {
-        DL_CUDNN_TRY_AT(where, cudnnCreateTensorDescriptor(&desc));
-        DL_CUDNN_TRY_AT(where, cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                          N, V, 1, 1));
-        return DL_OK;
-    }
-};
+extern "C" bool dl_softmax_cudnn_available(void) { return dl_cudnn_available(); }
 
 static dl_status cudnn_forward(const dl_softmax_args *a) {
     bool done;
     DL_TRY(forward_prologue(a, __func__, &done));
     if (done) return DL_OK;
-    cudnnHandle_t handle = nullptr;
-    DL_TRY(cudnn_get_handle(&handle, __func__));
-    std::lock_guard<std::mutex> in_use(cudnn_use_lock);
-    cudnn_row_tensor rows;
-    DL_TRY(rows.make(a->N, a->V, __func__));
+    dl_cudnn_session cudnn; /* the shared handle, held until we return */
+    DL_TRY(cudnn.begin(__func__));
+    const cudnnHandle_t handle = cudnn.handle;
+    dl_cudnn_tensor rows; /* N×V×1×1 NCHW fp32 */
+    DL_TRY(rows.make(a->N, a->V, 1, 1, __func__));
     const float alpha = 1.0f, beta = 0.0f; /* beta = 0: out is only written */
     DL_CUDNN_TRY_AT(__func__,
                     cudnnSoftmaxForward(handle, CUDNN_SOFTMAX_ACCURATE, CUDNN_SOFTMAX_MODE_INSTANCE,
@@ -480,11 +400,11 @@ static dl_status cudnn_backward(const dl_softmax_args *a) {
     bool done;
     DL_TRY(backward_prologue(a, __func__, &done));
     if (done) return DL_OK;
-    cudnnHandle_t handle = nullptr;
-    DL_TRY(cudnn_get_handle(&handle, __func__));
-    std::lock_guard<std::mutex> in_use(cudnn_use_lock);
-    cudnn_row_tensor rows;
-    DL_TRY(rows.make(a->N, a->V, __func__));
+    dl_cudnn_session cudnn; /* the shared handle, held until we return */
+    DL_TRY(cudnn.begin(__func__));
+    const cudnnHandle_t handle = cudnn.handle;
+    dl_cudnn_tensor rows; /* N×V×1×1 NCHW fp32 */
+    DL_TRY(rows.make(a->N, a->V, 1, 1, __func__));
     const float alpha = 1.0f, beta = 1.0f;
     DL_CUDNN_TRY_AT(__func__,
                     cudnnSoftmaxBackward(handle, CUDNN_SOFTMAX_ACCURATE,
