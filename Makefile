@@ -74,7 +74,9 @@ HAVE_MPI := $(call have_cmd,mpicc)
 
 CUDA_HOME ?= $(firstword $(wildcard /usr/local/cuda /usr/local/cuda-13.0 /usr/lib/cuda))
 NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc))
-CUDA_ARCH ?= sm_90
+# -arch follows the GPU that nvidia-smi finds (compute capability 9.0 → sm_90); sm_90 without one.
+GPU_CC := $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '. ')
+CUDA_ARCH ?= $(if $(GPU_CC),sm_$(GPU_CC),sm_90)
 ifeq ($(NO_CUDA),1)
 NVCC :=
 endif
