@@ -1,5 +1,5 @@
 /* test_gpt.c — the GPT model: its whole backward against finite differences, the fast ops
- * against the ref ops, bad configurations, the parameter count, causality, that AdamW steps
+ * against the ref ops, flash attention against ref, bad configurations, the parameter count, causality, that AdamW steps
  * lower the loss, that smaller batches than allocated give the same numbers, and that
  * sampling is a deterministic function of the seed. */
 #include <math.h>
@@ -121,6 +121,51 @@ static void test_fast_ops_give_the_ref_loss_and_gradients(void **state) {
     dl_gpt_free(&fast);
 }
 
+/* Each flash attention variant, alone among ref ops ("ref,attention=NAME") and among the fast
+ * ones, gives ref's loss and gradients. Measured: the loss agrees to ~1e-7 relative; the bounds
+ * are the fast-ops test's (loss 1e-5 relative, gradients 1e-4 of the largest). */
+static void test_flash_attention_gives_the_ref_loss_and_gradients(void **state) {
+    (void)state;
+    const char *names[] = {"flash", "flash_avx512", "flash_avx2"};
+    dl_gpt ref;
+    int tokens[B * T], targets[B * T];
+    make_model(&ref, "ref", tokens, targets);
+    float lr;
+    assert_int_equal(dl_gpt_forward(&ref, tokens, targets, B, T, &lr), DL_OK);
+    assert_int_equal(dl_gpt_backward(&ref), DL_OK);
+    float scale = 0;
+    for (size_t i = 0; i < ref.n_params; i++) scale = fmaxf(scale, fabsf(ref.grads[i]));
+    for (int i = 0; i < 3; i++) {
+        if (!dl_variant_available(dl_variant_find("attention", names[i]))) continue;
+        for (int base = 0; base < 2; base++) {
+            char variants[64];
+            snprintf(variants, sizeof variants, "%s,attention=%s", base ? "fast" : "ref", names[i]);
+            dl_gpt m;
+            make_model(&m, variants, tokens, targets);
+            assert_string_equal(m.attention->name, names[i]);
+            assert_null(m.a.att); /* no T×T scores anywhere: lse instead */
+            assert_non_null(m.a.lse);
+            float lf;
+            assert_int_equal(dl_gpt_forward(&m, tokens, targets, B, T, &lf), DL_OK);
+            print_message("%s: loss %.9g, ref %.9g\n", variants, lf, lr);
+            if (!(fabsf(lr - lf) <= 1e-5f * fabsf(lr))) fail_msg("%s: loss %g, ref %g", variants, lf, lr);
+            assert_int_equal(dl_gpt_backward(&m), DL_OK);
+            for (size_t k = 0; k < ref.n_params; k++)
+                if (!(fabsf(ref.grads[k] - m.grads[k]) <= 1e-4f * scale))
+                    fail_msg("%s: gradient %zu: ref %g, got %g", variants, k, ref.grads[k], m.grads[k]);
+            /* smaller activations than the same model with att: T×T per head became 1 */
+            dl_gpt mat;
+            make_model(&mat, base ? "fast,attention=ref" : "ref", tokens, targets);
+            const size_t scores = (size_t)L * B * NH * T * T, rows = (size_t)L * B * NH * T;
+            assert_int_equal(dl_gpt_memory(&mat).activations - dl_gpt_memory(&m).activations,
+                             (scores - rows) * sizeof(float));
+            dl_gpt_free(&mat);
+            dl_gpt_free(&m);
+        }
+    }
+    dl_gpt_free(&ref);
+}
+
 static void test_bad_configurations_are_refused_naming_the_fields(void **state) {
     (void)state;
     dl_gpt m;
@@ -140,6 +185,10 @@ static void test_bad_configurations_are_refused_naming_the_fields(void **state) 
     assert_non_null(strstr(dl_last_error(), "max_T"));
     assert_int_equal(dl_gpt_create(&m, &c, 0, T, "fast"), DL_ERR_ARG);
     assert_int_equal(dl_gpt_create(&m, &c, B, T, "gpu"), DL_ERR_ARG);
+    assert_int_equal(dl_gpt_create(&m, &c, B, T, "fast,attention=nope"), DL_ERR_ARG);
+    assert_non_null(strstr(dl_last_error(), "'nope'"));
+    assert_int_equal(dl_gpt_create(&m, &c, B, T, "fast,softmax=flash"), DL_ERR_ARG);
+    assert_int_equal(dl_gpt_create(&m, &c, B, T, "fastest"), DL_ERR_ARG);
     assert_int_equal(dl_gpt_create(&m, &c, B, T, "ref"), DL_OK);
     int tokens[B * T + B] = {0};
     assert_int_equal(dl_gpt_forward(&m, tokens, NULL, B, T + 1, NULL), DL_ERR_ARG);
@@ -274,6 +323,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backward_matches_finite_differences_for_every_parameter),
         cmocka_unit_test(test_fast_ops_give_the_ref_loss_and_gradients),
+        cmocka_unit_test(test_flash_attention_gives_the_ref_loss_and_gradients),
         cmocka_unit_test(test_bad_configurations_are_refused_naming_the_fields),
         cmocka_unit_test(test_parameter_count_follows_the_formula),
         cmocka_unit_test(test_changing_a_later_token_leaves_earlier_logits_identical),

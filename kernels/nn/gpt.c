@@ -71,7 +71,9 @@ static size_t layout_acts(dl_gpt_acts *a, float *base, const dl_gpt *m, bool gra
     FIELD(ln1_rstd, L * BT, false);
     FIELD(qkv, L * BT * 3 * C, true);
     FIELD(atty, L * BT * C, true);
-    FIELD(att, L * m->max_B * NH * T * T, false);
+    const bool materialized = dl_attention_materializes(m->attention);
+    FIELD(att, materialized ? L * m->max_B * NH * T * T : 0, false);
+    FIELD(lse, materialized ? 0 : L * m->max_B * NH * T, false);
     FIELD(attproj, L * BT * C, true);
     FIELD(residual2, L * BT * C, true);
     FIELD(ln2, L * BT * C, true);
@@ -91,8 +93,31 @@ static size_t layout_acts(dl_gpt_acts *a, float *base, const dl_gpt *m, bool gra
     return n;
 }
 
-static const dl_variant *pick(const char *family, const char *variants) {
-    return strcmp(variants, "ref") == 0 ? dl_variant_find(family, "ref") : dl_variant_best_cpu(family);
+static const dl_variant *pick(const char *family, bool ref) {
+    return ref ? dl_variant_find(family, "ref") : dl_variant_best_cpu(family);
+}
+
+/* variants = "ref" | "fast", then optionally ",attention=NAME". */
+static dl_status parse_variants(const char *variants, bool *ref, const dl_variant **attention) {
+    const char *usage = "expected ref or fast, optionally followed by ,attention=NAME";
+    if (!variants) return DL_FAIL(DL_ERR_ARG, "variants is NULL: %s", usage);
+    const char *comma = strchr(variants, ',');
+    const size_t base = comma ? (size_t)(comma - variants) : strlen(variants);
+    *ref = base == 3 && strncmp(variants, "ref", 3) == 0;
+    if (!*ref && !(base == 4 && strncmp(variants, "fast", 4) == 0))
+        return DL_FAIL(DL_ERR_ARG, "variants '%s': %s", variants, usage);
+    *attention = *ref ? dl_variant_find("attention", "ref") : dl_attention_best();
+    if (!comma) return DL_OK;
+    const char *key = "attention=";
+    if (strncmp(comma + 1, key, strlen(key)) != 0)
+        return DL_FAIL(DL_ERR_ARG, "variants '%s': %s", variants, usage);
+    const char *name = comma + 1 + strlen(key);
+    const dl_variant *v = dl_variant_find("attention", name);
+    if (!v || v->device != DL_DEVICE_CPU || !dl_variant_available(v))
+        return DL_FAIL(DL_ERR_ARG, "variants '%s': no attention variant '%s' runs on this CPU",
+                       variants, name);
+    *attention = v;
+    return DL_OK;
 }
 
 dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_T,
@@ -107,13 +132,13 @@ dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_
     if (max_B < 1 || max_T < 1 || max_T > cfg->block_size)
         return DL_FAIL(DL_ERR_ARG, "max_B=%d must be >= 1 and max_T=%d within 1..block_size=%d",
                        max_B, max_T, cfg->block_size);
-    if (!variants || (strcmp(variants, "ref") && strcmp(variants, "fast")))
-        return DL_FAIL(DL_ERR_ARG, "variants '%s': expected ref or fast", variants ? variants : "(null)");
+    bool ref = false;
+    DL_TRY(parse_variants(variants, &ref, &m->attention));
     m->cfg = *cfg, m->max_B = max_B, m->max_T = max_T;
-    m->embedding = pick("embedding", variants), m->layernorm = pick("layernorm", variants);
-    m->linear = pick("linear", variants), m->attention = pick("attention", variants);
-    m->gelu = pick("gelu", variants), m->residual = pick("residual", variants);
-    m->xent = pick("softmax_xent", variants);
+    m->embedding = pick("embedding", ref), m->layernorm = pick("layernorm", ref);
+    m->linear = pick("linear", ref);
+    m->gelu = pick("gelu", ref), m->residual = pick("residual", ref);
+    m->xent = pick("softmax_xent", ref);
     if (!m->embedding || !m->layernorm || !m->linear || !m->attention || !m->gelu || !m->residual || !m->xent)
         return DL_FAIL(DL_ERR_INTERNAL, "an op family the GPT needs is not registered");
 
@@ -161,14 +186,25 @@ dl_status dl_gpt_init(dl_gpt *m, dl_rng *rng) {
 
 /* Offsets of layer l's slice in the per-layer activation tensors. */
 typedef struct layer_view {
-    size_t c, c3, c4, stat, att; /* floats per layer for width C, 3C, 4C, per-row stats, att */
+    size_t c, c3, c4, stat, att, lse; /* floats per layer: width C, 3C, 4C, per-row stats, att, lse */
 } layer_view;
 
 static layer_view view_of(const dl_gpt *m) {
     size_t BT = (size_t)m->max_B * m->max_T, C = m->cfg.n_embd;
-    layer_view v = {BT * C, BT * 3 * C, BT * 4 * C, BT,
-                    (size_t)m->max_B * m->cfg.n_head * m->max_T * m->max_T};
+    size_t rows = (size_t)m->max_B * m->cfg.n_head * m->max_T; /* score rows */
+    layer_view v = {BT * C, BT * 3 * C, BT * 4 * C, BT, rows * m->max_T, rows};
     return v;
+}
+
+/* Layer l's attention arguments (forward fields; the backward adds dout and dqkv). Only one of
+ * att / lse is allocated, so the other stays NULL. */
+static dl_attention_args attention_args(const dl_gpt *m, const layer_view *lv, int l) {
+    const dl_gpt_acts *a = &m->a;
+    dl_attention_args at = {.B = m->B, .T = m->T, .C = m->cfg.n_embd, .NH = m->cfg.n_head,
+                            .qkv = a->qkv + l * lv->c3, .out = a->atty + l * lv->c,
+                            .att = a->att ? a->att + l * lv->att : NULL,
+                            .lse = a->lse ? a->lse + l * lv->lse : NULL};
+    return at;
 }
 
 dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B, int T, float *loss) {
@@ -177,7 +213,7 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
         return DL_FAIL(DL_ERR_ARG, "B=%d, T=%d: must be within 1..max_B=%d and 1..max_T=%d", B, T,
                        m->max_B, m->max_T);
     if (!tokens) return DL_FAIL(DL_ERR_ARG, "tokens is NULL");
-    const int C = m->cfg.n_embd, V = m->cfg.vocab, L = m->cfg.n_layer, NH = m->cfg.n_head, N = B * T;
+    const int C = m->cfg.n_embd, V = m->cfg.vocab, L = m->cfg.n_layer, N = B * T;
     const layer_view lv = view_of(m);
     dl_gpt_acts *a = &m->a;
     float **p = m->p;
@@ -200,8 +236,7 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
         dl_linear_args q = {.N = N, .C = C, .OC = 3 * C, .inp = ln1, .weight = p[DL_GPT_QKVW] + (size_t)l * 3 * C * C,
                             .bias = p[DL_GPT_QKVB] + l * 3 * C, .out = qkv};
         DL_TRY(dl_linear_forward(m->linear, &q));
-        dl_attention_args at = {.B = B, .T = T, .C = C, .NH = NH, .qkv = qkv, .out = atty,
-                                .att = a->att + l * lv.att};
+        dl_attention_args at = attention_args(m, &lv, l);
         DL_TRY(dl_attention_forward(m->attention, &at));
         dl_linear_args pr = {.N = N, .C = C, .OC = C, .inp = atty, .weight = p[DL_GPT_ATTPROJW] + (size_t)l * C * C,
                              .bias = p[DL_GPT_ATTPROJB] + l * C, .out = attproj};
@@ -244,7 +279,7 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
 dl_status dl_gpt_backward(dl_gpt *m) {
     if (!m || !m->has_targets) return DL_FAIL(DL_ERR_ARG, "no forward with targets to differentiate");
     const int B = m->B, T = m->T, C = m->cfg.n_embd, V = m->cfg.vocab, L = m->cfg.n_layer;
-    const int NH = m->cfg.n_head, N = B * T;
+    const int N = B * T;
     const layer_view lv = view_of(m);
     dl_gpt_acts *a = &m->a, *d = &m->da;
     float **p = m->p, **g = m->g;
@@ -299,8 +334,8 @@ dl_status dl_gpt_backward(dl_gpt *m) {
                              .dinp = d->atty + c, .dweight = g[DL_GPT_ATTPROJW] + (size_t)l * C * C,
                              .dbias = g[DL_GPT_ATTPROJB] + l * C};
         DL_TRY(dl_linear_backward(m->linear, &pr));
-        dl_attention_args at = {.B = B, .T = T, .C = C, .NH = NH, .qkv = a->qkv + c3, .out = a->atty + c,
-                                .att = a->att + l * lv.att, .dout = d->atty + c, .dqkv = d->qkv + c3};
+        dl_attention_args at = attention_args(m, &lv, l);
+        at.dout = d->atty + c, at.dqkv = d->qkv + c3;
         DL_TRY(dl_attention_backward(m->attention, &at));
         dl_linear_args q = {.N = N, .C = C, .OC = 3 * C, .inp = a->ln1 + c, .weight = p[DL_GPT_QKVW] + (size_t)l * 3 * C * C,
                             .bias = p[DL_GPT_QKVB] + l * 3 * C, .out = a->qkv + c3, .dout = d->qkv + c3,

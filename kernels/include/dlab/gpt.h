@@ -9,7 +9,9 @@
  * in one allocation with named pointers into it (llm.c's layout: every per-layer tensor is
  * stored for all layers contiguously, layer l at offset l·size). Ops run through the
  * registry: "ref" builds the model from every family's ref variant (the oracle for tests),
- * "fast" from the fastest CPU variant of each.
+ * "fast" from the fastest CPU variant of each (for attention, dl_attention_best). Either may
+ * name its attention variant instead ("fast,attention=flash_avx512"): a flash variant keeps
+ * the per-row log-sum-exp lse, (L,B,NH,T), where a materialized one keeps att, (L,B,NH,T,T).
  *
  * Left out: dropout, bias-free layers, KV caching (generation re-runs the forward on
  * the whole window for every new token), mixed precision, GPU execution.
@@ -64,7 +66,8 @@ typedef struct dl_gpt_acts {
     float *ln1, *ln1_mean, *ln1_rstd;     /* (L,B,T,C), (L,B,T), (L,B,T) */
     float *qkv;                           /* (L,B,T,3C) */
     float *atty;                          /* (L,B,T,C) attention output before its projection */
-    float *att;                           /* (L,B,NH,T,T) probabilities */
+    float *att;                           /* (L,B,NH,T,T) probabilities, or NULL (flash) */
+    float *lse;                           /* (L,B,NH,T) log-sum-exp per row (flash), or NULL */
     float *attproj, *residual2;           /* (L,B,T,C) */
     float *ln2, *ln2_mean, *ln2_rstd;     /* (L,B,T,C), (L,B,T), (L,B,T) */
     float *fch, *fch_gelu;                /* (L,B,T,4C) */
@@ -89,8 +92,12 @@ typedef struct dl_gpt {
 } dl_gpt;
 
 /* Allocate a model for batches of up to max_B sequences of up to max_T tokens
- * (max_T <= block_size). variants: "ref" or "fast". A bad config is DL_ERR_ARG naming the
- * fields ("n_head=3 does not divide n_embd=8"). Parameters are zero until dl_gpt_init. */
+ * (max_T <= block_size). variants: "ref" or "fast", optionally followed by ",attention=NAME"
+ * to pick the attention variant by its registry name (e.g. "ref,attention=flash": every op
+ * the oracle except attention). A bad config is DL_ERR_ARG naming the fields ("n_head=3 does
+ * not divide n_embd=8"), as is an unknown or unavailable attention name. Activations hold
+ * att only when the attention variant materializes it (dl_attention_materializes), lse
+ * otherwise. Parameters are zero until dl_gpt_init. */
 dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_T,
                         const char *variants);
 void dl_gpt_free(dl_gpt *m);

@@ -15,4 +15,14 @@ dl_status dl_attention_avx512_backward(const dl_attention_args *a);
 dl_status dl_attention_avx2_forward(const dl_attention_args *a);
 dl_status dl_attention_avx2_backward(const dl_attention_args *a);
 
+/* attention_flash.c: the flash forward/backward in plain C, one thread */
+dl_status dl_attention_flash_forward(const dl_attention_args *a);
+dl_status dl_attention_flash_backward(const dl_attention_args *a);
+
+/* attention_flash_cpu.c: the same, OpenMP over (b, h), SIMD tiles */
+dl_status dl_attention_flash_avx512_forward(const dl_attention_args *a);
+dl_status dl_attention_flash_avx512_backward(const dl_attention_args *a);
+dl_status dl_attention_flash_avx2_forward(const dl_attention_args *a);
+dl_status dl_attention_flash_avx2_backward(const dl_attention_args *a);
+
 #endif

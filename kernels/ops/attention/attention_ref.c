@@ -41,7 +41,6 @@ dl_status dl_attention_check(const dl_attention_args *a, bool backward) {
         return DL_FAIL(DL_ERR_ARG, "NH=%d heads do not divide C=%d channels", a->NH, a->C);
     if ((long)a->B * a->T == 0) return DL_OK;
     if (!a->qkv) return DL_FAIL(DL_ERR_ARG, "qkv is NULL");
-    if (!a->att) return DL_FAIL(DL_ERR_ARG, "att is NULL");
     if (!backward && !a->out) return DL_FAIL(DL_ERR_ARG, "out is NULL");
     if (backward && !a->dout) return DL_FAIL(DL_ERR_ARG, "dout is NULL");
     if (backward && !a->dqkv) return DL_FAIL(DL_ERR_ARG, "dqkv is NULL");
@@ -54,6 +53,19 @@ dl_cost dl_attention_cost(const void *args) {
     double pairs = B * NH * T * (T + 1) / 2; /* (t, s) with s <= t */
     dl_cost c = {pairs * (4 * hs + 5), 4.0 * (B * T * 3 * C + B * T * C + B * NH * T * T)};
     return c;
+}
+
+dl_cost dl_attention_flash_cost(const void *args) {
+    const dl_attention_args *a = args;
+    dl_cost c = dl_attention_cost(args);
+    c.bytes = 4.0 * ((double)a->B * a->T * 3 * a->C + (double)a->B * a->T * a->C +
+                     (double)a->B * a->NH * a->T);
+    return c;
+}
+
+double dl_attention_scores_bytes(const dl_attention_args *a) {
+    if (!a || a->B < 0 || a->T < 0 || a->NH < 0) return 0.0;
+    return 4.0 * a->B * a->NH * (double)a->T * a->T;
 }
 
 dl_cost dl_attention_backward_cost(const void *args) {
