@@ -1,6 +1,7 @@
 /* test_cnn.c — the CNN model: its whole backward against finite differences on a tiny
  * network, the fast ops against the ref ops, bad configurations, the default's shape and
- * memory, and that a few AdamW steps lower the loss. */
+ * memory, that a few AdamW steps lower the loss, the host copy of the parameters, and that
+ * "cuda" without a GPU (or a CUDA build) is a clear DL_ERR_DEVICE. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -239,8 +240,51 @@ static void test_fifty_adamw_steps_halve_the_loss(void **state) {
     dl_cnn_free(&m);
 }
 
+static void test_params_round_trip_through_the_host_copy(void **state) {
+    (void)state;
+    dl_cnn a, b;
+    float x[B * IN_H * IN_W], x_other[B * IN_H * IN_W];
+    int y[B], y_other[B];
+    make_model(&a, "fast", x, y);
+    make_model_seeded(&b, "fast", x_other, y_other, 12); /* other weights, then a's */
+    float *host = malloc(a.n_params * sizeof(float));
+    assert_non_null(host);
+    assert_int_equal(dl_cnn_params_to_host(&a, host), DL_OK);
+    assert_memory_equal(host, a.params, a.n_params * sizeof(float)); /* CPU: the same bytes */
+    assert_int_equal(dl_cnn_params_from_host(&b, host), DL_OK);
+    assert_memory_equal(b.params, a.params, a.n_params * sizeof(float));
+    float la, lb;
+    assert_int_equal(dl_cnn_forward(&a, x, y, B, &la), DL_OK);
+    assert_int_equal(dl_cnn_forward(&b, x, y, B, &lb), DL_OK);
+    assert_true(la == lb);
+    assert_int_equal(dl_cnn_params_to_host(&a, NULL), DL_ERR_ARG);
+    free(host);
+    dl_cnn_free(&a);
+    dl_cnn_free(&b);
+}
+
+static void test_cuda_without_a_gpu_is_a_device_error_with_a_reason(void **state) {
+    (void)state;
+    dl_cnn m;
+    dl_cnn_config c = tiny_config();
+    dl_status s = dl_cnn_create(&m, &c, B, "cuda");
+    if (dl_cuda_device_count() > 0) { /* a GPU here: the model is made there */
+        assert_int_equal(s, DL_OK);
+        assert_int_equal(m.ops->device, DL_DEVICE_CUDA);
+        assert_string_equal(m.conv->name, "cudnn");
+        dl_cnn_free(&m);
+        return;
+    }
+    assert_int_equal(s, DL_ERR_DEVICE);
+    assert_non_null(strstr(dl_last_error(), "CUDA"));
+    assert_null(m.params);
+    dl_cnn_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params_round_trip_through_the_host_copy),
+        cmocka_unit_test(test_cuda_without_a_gpu_is_a_device_error_with_a_reason),
         cmocka_unit_test(test_cnn_backward_matches_finite_differences_for_every_parameter),
         cmocka_unit_test(test_fast_ops_give_the_ref_loss_and_gradients),
         cmocka_unit_test(test_a_partial_batch_matches_a_model_of_that_size),

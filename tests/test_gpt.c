@@ -1,7 +1,8 @@
 /* test_gpt.c — the GPT model: its whole backward against finite differences, the fast ops
- * against the ref ops, flash attention against ref, bad configurations, the parameter count, causality, that AdamW steps
- * lower the loss, that smaller batches than allocated give the same numbers, and that
- * sampling is a deterministic function of the seed. */
+ * against the ref ops, flash attention against ref, bad configurations, the parameter count,
+ * causality, that AdamW steps lower the loss, that smaller batches than allocated give the
+ * same numbers, that sampling is a deterministic function of the seed, the host copy of the
+ * parameters, that "cuda" without a GPU is a clear DL_ERR_DEVICE, and the clip dispatcher. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -319,8 +320,75 @@ static void test_generate_is_deterministic_for_a_seed_and_greedy_takes_the_argma
     dl_gpt_free(&m);
 }
 
+static void test_params_round_trip_through_the_host_copy(void **state) {
+    (void)state;
+    dl_gpt a, b;
+    int tokens[B * T], targets[B * T];
+    make_model(&a, "fast", tokens, targets);
+    dl_gpt_config cfg = tiny_config();
+    assert_int_equal(dl_gpt_create(&b, &cfg, B, T, "fast"), DL_OK);
+    dl_rng r;
+    dl_rng_seed(&r, 8);
+    assert_int_equal(dl_gpt_init(&b, &r), DL_OK); /* GPT-2 init: other weights than a's */
+    float *host = malloc(a.n_params * sizeof(float));
+    assert_non_null(host);
+    assert_int_equal(dl_gpt_params_to_host(&a, host), DL_OK);
+    assert_memory_equal(host, a.params, a.n_params * sizeof(float)); /* CPU: the same bytes */
+    assert_int_equal(dl_gpt_params_from_host(&b, host), DL_OK);
+    assert_memory_equal(b.params, a.params, a.n_params * sizeof(float));
+    float la, lb;
+    assert_int_equal(dl_gpt_forward(&a, tokens, targets, B, T, &la), DL_OK);
+    assert_int_equal(dl_gpt_forward(&b, tokens, targets, B, T, &lb), DL_OK);
+    assert_true(la == lb);
+    assert_int_equal(dl_gpt_params_from_host(&b, NULL), DL_ERR_ARG);
+    free(host);
+    dl_gpt_free(&a);
+    dl_gpt_free(&b);
+}
+
+static void test_cuda_without_a_gpu_is_a_device_error_with_a_reason(void **state) {
+    (void)state;
+    dl_gpt m;
+    dl_gpt_config c = tiny_config();
+    dl_status s = dl_gpt_create(&m, &c, B, T, "cuda");
+    if (dl_cuda_device_count() > 0) {
+        /* A GPU here: made there, or refused for want of a CUDA attention, by name. */
+        if (s == DL_ERR_UNSUPPORTED) assert_non_null(strstr(dl_last_error(), "attention"));
+        else assert_int_equal(s, DL_OK);
+        dl_gpt_free(&m);
+        return;
+    }
+    assert_int_equal(s, DL_ERR_DEVICE);
+    assert_non_null(strstr(dl_last_error(), "CUDA"));
+    assert_null(m.params);
+    dl_gpt_free(&m);
+    /* The suffix form is refused the same way, before the attention name is looked at. */
+    assert_int_equal(dl_gpt_create(&m, &c, B, T, "cuda,attention=flash"), DL_ERR_DEVICE);
+}
+
+static void test_clip_on_the_cpu_is_dl_clip_grad_norm_and_cuda_needs_a_gpu(void **state) {
+    (void)state;
+    float g1[3] = {3, 4, 0}, g2[3] = {3, 4, 0};
+    dl_grad_span s1 = {g1, 3}, s2 = {g2, 3};
+    double n1 = 0, n2 = 0;
+    assert_int_equal(dl_clip_grad_norm(&s1, 1, 1.0, &n1), DL_OK);
+    assert_int_equal(dl_clip_grad_norm_on(DL_DEVICE_CPU, &s2, 1, 1.0, &n2), DL_OK);
+    assert_true(n1 == 5.0 && n2 == 5.0);
+    assert_memory_equal(g1, g2, sizeof g1);
+    assert_int_equal(dl_clip_grad_norm_on(DL_DEVICE_CPU, &s2, 1, 0.0, &n2), DL_ERR_ARG);
+    assert_non_null(strstr(dl_last_error(), "max_norm"));
+    if (dl_cuda_device_count() == 0) {
+        double n3 = 0;
+        assert_int_equal(dl_clip_grad_norm_on(DL_DEVICE_CUDA, &s2, 1, 1.0, &n3), DL_ERR_DEVICE);
+        assert_true(isnan(n3));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params_round_trip_through_the_host_copy),
+        cmocka_unit_test(test_cuda_without_a_gpu_is_a_device_error_with_a_reason),
+        cmocka_unit_test(test_clip_on_the_cpu_is_dl_clip_grad_norm_and_cuda_needs_a_gpu),
         cmocka_unit_test(test_backward_matches_finite_differences_for_every_parameter),
         cmocka_unit_test(test_fast_ops_give_the_ref_loss_and_gradients),
         cmocka_unit_test(test_flash_attention_gives_the_ref_loss_and_gradients),

@@ -1,5 +1,7 @@
 /* test_mlp.c — the MLP model: its whole backward against finite differences, the fast ops
- * against the ref ops, bad configurations, and that a few steps of training lower the loss. */
+ * against the ref ops, bad configurations, that a few steps of training lower the loss, the
+ * host copy of the parameters, the CPU backend's choice of variants, and that "cuda" on a
+ * machine without a GPU (or a build without CUDA) is a clear DL_ERR_DEVICE. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,8 +167,68 @@ static void test_a_hundred_adamw_steps_halve_the_loss(void **state) {
     dl_mlp_free(&m);
 }
 
+static void test_params_round_trip_through_the_host_copy(void **state) {
+    (void)state;
+    dl_mlp a, b;
+    float x[B * IN];
+    int y[B];
+    make_model(&a, "fast", x, y);
+    make_model(&b, "fast", x, y);
+    float *host = malloc(a.n_params * sizeof(float));
+    assert_non_null(host);
+    assert_int_equal(dl_mlp_params_to_host(&a, host), DL_OK);
+    assert_memory_equal(host, a.params, a.n_params * sizeof(float)); /* CPU: the same bytes */
+    dl_rng r;
+    dl_rng_seed(&r, 99);
+    assert_int_equal(dl_mlp_init(&b, &r), DL_OK); /* other weights, then a's back */
+    assert_int_equal(dl_mlp_params_from_host(&b, host), DL_OK);
+    assert_memory_equal(b.params, a.params, a.n_params * sizeof(float));
+    float la, lb;
+    assert_int_equal(dl_mlp_forward(&a, x, y, B, &la), DL_OK);
+    assert_int_equal(dl_mlp_forward(&b, x, y, B, &lb), DL_OK);
+    assert_true(la == lb);
+    assert_int_equal(dl_mlp_params_to_host(NULL, host), DL_ERR_ARG);
+    assert_int_equal(dl_mlp_params_from_host(&b, NULL), DL_ERR_ARG);
+    free(host);
+    dl_mlp_free(&a);
+    dl_mlp_free(&b);
+}
+
+static void test_fast_runs_the_cpu_backends_variants(void **state) {
+    (void)state;
+    dl_mlp m;
+    dl_mlp_config c = small_config();
+    assert_int_equal(dl_mlp_create(&m, &c, 4, "fast"), DL_OK);
+    assert_ptr_equal(m.ops, dl_backend_cpu());
+    assert_ptr_equal(m.linear, dl_variant_best_cpu("linear"));
+    assert_ptr_equal(m.relu, dl_variant_best_cpu("relu"));
+    assert_ptr_equal(m.xent, dl_variant_best_cpu("softmax_xent"));
+    assert_null(m.mean_loss_dev); /* the CPU writes the loss straight to the caller */
+    dl_mlp_free(&m);
+}
+
+static void test_cuda_without_a_gpu_is_a_device_error_with_a_reason(void **state) {
+    (void)state;
+    dl_mlp m;
+    dl_mlp_config c = small_config();
+    dl_status s = dl_mlp_create(&m, &c, 4, "cuda");
+    if (dl_cuda_device_count() > 0) { /* a GPU here: the model is made there */
+        assert_int_equal(s, DL_OK);
+        assert_int_equal(m.ops->device, DL_DEVICE_CUDA);
+        dl_mlp_free(&m);
+        return;
+    }
+    assert_int_equal(s, DL_ERR_DEVICE);
+    assert_non_null(strstr(dl_last_error(), "CUDA")); /* no device / no CUDA build, and why */
+    assert_null(m.params);
+    dl_mlp_free(&m); /* harmless on a model that was never made */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params_round_trip_through_the_host_copy),
+        cmocka_unit_test(test_fast_runs_the_cpu_backends_variants),
+        cmocka_unit_test(test_cuda_without_a_gpu_is_a_device_error_with_a_reason),
         cmocka_unit_test(test_mlp_backward_matches_finite_differences_for_every_parameter),
         cmocka_unit_test(test_fast_ops_give_the_ref_loss_and_gradients),
         cmocka_unit_test(test_bad_configurations_are_refused),

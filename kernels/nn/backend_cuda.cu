@@ -13,9 +13,14 @@
  * Without a GPU (or a driver) dl_backend_cuda returns DL_ERR_DEVICE with the reason; it never
  * crashes. The CPU table, dl_backend() and the stubs for builds without CUDA are in backend.c.
  *
+ * `variant(family)` names the CUDA variant of each family the models call (the list is in
+ * CUDA_VARIANT_NAMES below and in backend.h).
+ *
  * Leaves out: streams and events (one queue is enough for the model stack so far), pinned
  * host memory for faster copies, and more than one device (it uses the current one).
  */
+#include <string.h>
+
 #include <cuda_runtime.h>
 
 #include "../core/cuda_check.h"
@@ -121,6 +126,35 @@ static cudaError_t cuda_context_init_once(int *device_out) {
     return cached.err;
 }
 
+/* ------------------------------------------------------------------ variants */
+
+/* Which registry entry each family runs on this backend. One name per family: the model
+ * stack's own CUDA kernels where they exist, cuBLAS / cuDNN where those are the fastest
+ * there is. A family missing here (softmax: the models do not call it) or not registered
+ * (attention before "cuda_flash" exists) gives NULL, and the model that needs it fails at
+ * create with DL_ERR_UNSUPPORTED naming the family. */
+static const struct {
+    const char *family, *name;
+} CUDA_VARIANT_NAMES[] = {
+    {"linear", "cublas"},   {"relu", "cuda"},         {"gelu", "cuda"},
+    {"residual", "cuda"},   {"layernorm", "cuda"},    {"softmax_xent", "cuda"},
+    {"embedding", "cuda"},  {"optim", "cuda"},        {"conv2d", "cudnn"},
+    {"maxpool", "cuda"},    {"attention", "cuda_flash"},
+};
+
+static const dl_variant *dl_backend_cuda_variant(const char *family) {
+    if (!family) return nullptr;
+    const char *name = nullptr;
+    if (strcmp(family, "matmul") == 0) name = MATMUL_VARIANT_NAME;
+    for (size_t i = 0; !name && i < sizeof CUDA_VARIANT_NAMES / sizeof CUDA_VARIANT_NAMES[0]; i++)
+        if (strcmp(family, CUDA_VARIANT_NAMES[i].family) == 0) name = CUDA_VARIANT_NAMES[i].name;
+    if (!name) return nullptr;
+    const dl_variant *v = dl_variant_find(family, name);
+    /* A CPU entry under that name, or one that cannot run here, would be a wrong answer. */
+    if (!v || v->device != DL_DEVICE_CUDA || !dl_variant_available(v)) return nullptr;
+    return v;
+}
+
 static dl_ops make_cuda_table(const dl_variant *matmul_variant) {
     dl_ops t = {};
     t.name = "cuda";
@@ -133,6 +167,7 @@ static dl_ops make_cuda_table(const dl_variant *matmul_variant) {
     t.sync = dl_backend_cuda_sync;
     t.matmul = MATMUL_FN;
     t.matmul_variant = matmul_variant;
+    t.variant = dl_backend_cuda_variant;
     return t;
 }
 

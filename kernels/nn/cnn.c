@@ -2,10 +2,12 @@
  *
  * Each stage is one op call through the registry; the backward calls the same stages in
  * reverse. Every op's backward ADDS into its gradient buffers, so the backward first zeroes
- * the parameter gradients and the activation gradients (one memset each: single
- * allocations). The flatten between pool2 and fc1 costs nothing: pool2 (B,C2,h2,w2) in NCHW
+ * the parameter gradients and the activation gradients (one zero each: single
+ * allocations). Every buffer is the backend's (m->ops), allocated, zeroed, filled and read
+ * back only through its table, so the file runs unchanged on the CPU and on CUDA. The flatten between pool2 and fc1 costs nothing: pool2 (B,C2,h2,w2) in NCHW
  * is already (B, C2·h2·w2) row-major, so fc1 reads it as it is.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "dlab/act.h"
@@ -23,8 +25,19 @@ dl_cnn_config dl_cnn_default(void) {
     return c;
 }
 
-static const dl_variant *pick(const char *family, const char *variants) {
-    return strcmp(variants, "ref") == 0 ? dl_variant_find(family, "ref") : dl_variant_best_cpu(family);
+/* ref: every family's ref variant; otherwise the backend's (its table in backend.h). */
+static dl_status pick(const dl_ops *ops, bool ref, const char *family, const dl_variant **out) {
+    if (!ref) return dl_backend_variant(ops, family, out);
+    *out = dl_variant_find(family, "ref");
+    return *out ? DL_OK : DL_FAIL(DL_ERR_INTERNAL, "op family %s has no ref variant", family);
+}
+
+/* ops->alloc then ops->zero: a fresh buffer reads as zeros on every device. */
+static dl_status alloc_zeroed(const dl_ops *ops, void **out, size_t bytes) {
+    DL_TRY(ops->alloc(out, bytes));
+    dl_status s = ops->zero(*out, bytes);
+    if (s != DL_OK) ops->free(*out), *out = NULL;
+    return s;
 }
 
 static dl_status check_config(const dl_cnn_config *c) {
@@ -51,30 +64,28 @@ dl_status dl_cnn_create(dl_cnn *m, const dl_cnn_config *cfg, int max_batch, cons
     memset(m, 0, sizeof *m);
     DL_TRY(check_config(cfg));
     if (max_batch < 1) return DL_FAIL(DL_ERR_ARG, "max_batch=%d must be >= 1", max_batch);
-    if (!variants || (strcmp(variants, "ref") && strcmp(variants, "fast")))
-        return DL_FAIL(DL_ERR_ARG, "variants '%s': expected ref or fast",
-                       variants ? variants : "(null)");
+    const dl_ops *ops;
+    bool ref;
+    DL_TRY(dl_backend_for_variants(variants, &ops, &ref));
+    DL_TRY(pick(ops, ref, "conv2d", &m->conv));
+    DL_TRY(pick(ops, ref, "maxpool", &m->pool));
+    DL_TRY(pick(ops, ref, "linear", &m->linear));
+    DL_TRY(pick(ops, ref, "relu", &m->relu));
+    DL_TRY(pick(ops, ref, "softmax_xent", &m->xent));
+    m->ops = ops;
     m->cfg = *cfg;
     m->max_batch = max_batch;
     m->h1 = cfg->in_h / POOL, m->w1 = cfg->in_w / POOL;
     m->h2 = m->h1 / POOL, m->w2 = m->w1 / POOL;
     m->flat = cfg->c2 * m->h2 * m->w2;
-    m->conv = pick("conv2d", variants);
-    m->pool = pick("maxpool", variants);
-    m->linear = pick("linear", variants);
-    m->relu = pick("relu", variants);
-    m->xent = pick("softmax_xent", variants);
-    if (!m->conv || !m->pool || !m->linear || !m->relu || !m->xent)
-        return DL_FAIL(DL_ERR_INTERNAL, "an op family (conv2d, maxpool, linear, relu, softmax_xent) "
-                                        "is not registered");
 
     /* Parameters, and gradients laid out the same way. */
     const dl_cnn_config *c = cfg;
     size_t conv1_w = (size_t)c->c1 * 1 * K * K, conv2_w = (size_t)c->c2 * c->c1 * K * K;
     size_t fc1_w = (size_t)c->hidden * m->flat, fc2_w = (size_t)c->classes * c->hidden;
     m->n_params = conv1_w + c->c1 + conv2_w + c->c2 + fc1_w + c->hidden + fc2_w + c->classes;
-    DL_TRY(dl_calloc((void **)&m->params, m->n_params * sizeof(float)));
-    dl_status s = dl_calloc((void **)&m->grads, m->n_params * sizeof(float));
+    dl_status s = alloc_zeroed(ops, (void **)&m->params, m->n_params * sizeof(float));
+    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->grads, m->n_params * sizeof(float));
     if (s != DL_OK) return dl_cnn_free(m), s;
     float *p = m->params, *g = m->grads;
     m->conv1_w = take(&p, conv1_w), m->dconv1_w = take(&g, conv1_w);
@@ -93,8 +104,11 @@ dl_status dl_cnn_create(dl_cnn *m, const dl_cnn_config *cfg, int max_batch, cons
     size_t p2 = B * m->flat, f = B * c->hidden, lg = B * c->classes;
     m->n_acts = in + 2 * (2 * a1 + p1 + 2 * a2 + p2 + 2 * f + lg) + lg + B;
     m->n_ints = p1 + p2 + B;
-    s = dl_calloc((void **)&m->acts, m->n_acts * sizeof(float));
-    if (s == DL_OK) s = dl_calloc((void **)&m->ints, m->n_ints * sizeof(int));
+    s = alloc_zeroed(ops, (void **)&m->acts, m->n_acts * sizeof(float));
+    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->ints, m->n_ints * sizeof(int));
+    /* The CPU loss writes the mean straight into the caller's float; a device one cannot. */
+    if (s == DL_OK && ops->device != DL_DEVICE_CPU)
+        s = alloc_zeroed(ops, (void **)&m->mean_loss_dev, sizeof(float));
     if (s != DL_OK) return dl_cnn_free(m), s;
     float *q = m->acts;
     m->x = take(&q, in);
@@ -111,24 +125,45 @@ dl_status dl_cnn_create(dl_cnn *m, const dl_cnn_config *cfg, int max_batch, cons
 
 void dl_cnn_free(dl_cnn *m) {
     if (!m) return;
-    dl_free(m->params), dl_free(m->grads), dl_free(m->acts), dl_free(m->ints);
+    if (m->ops) {
+        m->ops->free(m->params), m->ops->free(m->grads), m->ops->free(m->acts);
+        m->ops->free(m->ints), m->ops->free(m->mean_loss_dev);
+    }
     memset(m, 0, sizeof *m);
 }
 
 dl_status dl_cnn_init(dl_cnn *m, dl_rng *rng) {
     const dl_cnn_config *c = &m->cfg;
+    float *host = malloc(m->n_params * sizeof(float));
+    if (!host) return DL_FAIL(DL_ERR_ALLOC, "%zu parameters on the host", m->n_params);
+    /* The same offsets as m->params, in a host copy. */
+#define HOST(p) (host + ((p) - m->params))
     struct { float *w, *b; size_t rows, fan_in; } layers[] = {
-        {m->conv1_w, m->conv1_b, (size_t)c->c1, (size_t)1 * K * K},
-        {m->conv2_w, m->conv2_b, (size_t)c->c2, (size_t)c->c1 * K * K},
-        {m->fc1_w, m->fc1_b, (size_t)c->hidden, (size_t)m->flat},
-        {m->fc2_w, m->fc2_b, (size_t)c->classes, (size_t)c->hidden},
+        {HOST(m->conv1_w), HOST(m->conv1_b), (size_t)c->c1, (size_t)1 * K * K},
+        {HOST(m->conv2_w), HOST(m->conv2_b), (size_t)c->c2, (size_t)c->c1 * K * K},
+        {HOST(m->fc1_w), HOST(m->fc1_b), (size_t)c->hidden, (size_t)m->flat},
+        {HOST(m->fc2_w), HOST(m->fc2_b), (size_t)c->classes, (size_t)c->hidden},
     };
-    for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
+#undef HOST
+    dl_status s = DL_OK;
+    for (size_t l = 0; l < sizeof layers / sizeof layers[0] && s == DL_OK; l++) {
         size_t n = layers[l].rows * layers[l].fan_in;
-        DL_TRY(dl_init_kaiming_uniform(layers[l].w, n, layers[l].fan_in, rng));
+        s = dl_init_kaiming_uniform(layers[l].w, n, layers[l].fan_in, rng);
         memset(layers[l].b, 0, layers[l].rows * sizeof(float));
     }
-    return DL_OK;
+    if (s == DL_OK) s = dl_cnn_params_from_host(m, host);
+    free(host);
+    return s;
+}
+
+dl_status dl_cnn_params_to_host(const dl_cnn *m, float *host) {
+    if (!m || !m->ops || !host) return DL_FAIL(DL_ERR_ARG, "model (created) or host is NULL");
+    return m->ops->to_host(host, m->params, m->n_params * sizeof(float));
+}
+
+dl_status dl_cnn_params_from_host(dl_cnn *m, const float *host) {
+    if (!m || !m->ops || !host) return DL_FAIL(DL_ERR_ARG, "model (created) or host is NULL");
+    return m->ops->to_device(m->params, host, m->n_params * sizeof(float));
 }
 
 /* The arguments of each stage for a batch of B, forward tensors and gradients together
@@ -178,8 +213,15 @@ dl_status dl_cnn_forward(dl_cnn *m, const float *x, const int *targets, int B, f
     if (!x) return DL_FAIL(DL_ERR_ARG, "x is NULL");
     const dl_cnn_config *c = &m->cfg;
     size_t a1 = (size_t)B * c->c1 * c->in_h * c->in_w, a2 = (size_t)B * c->c2 * m->h1 * m->w1;
+    const dl_ops *ops = m->ops;
+    const bool on_cpu = ops->device == DL_DEVICE_CPU;
+    /* The CUDA loss cannot report a bad target (it makes the row NaN): refuse it here. */
+    for (int i = 0; targets && !on_cpu && i < B; i++)
+        if (targets[i] != DL_XENT_IGNORE && (targets[i] < 0 || targets[i] >= c->classes))
+            return DL_FAIL(DL_ERR_ARG, "targets[%d]=%d is outside [0,classes=%d)", i, targets[i],
+                           c->classes);
     m->batch = B;
-    memcpy(m->x, x, (size_t)B * c->in_h * c->in_w * sizeof(float));
+    DL_TRY(ops->to_device(m->x, x, (size_t)B * c->in_h * c->in_w * sizeof(float)));
     dl_conv2d_args cv1 = conv1_args(m, B), cv2 = conv2_args(m, B);
     dl_maxpool_args mp1 = pool1_args(m, B), mp2 = pool2_args(m, B);
     dl_linear_args l1 = fc1_args(m, B), l2 = fc2_args(m, B);
@@ -196,11 +238,13 @@ dl_status dl_cnn_forward(dl_cnn *m, const float *x, const int *targets, int B, f
     DL_TRY(dl_act_forward(m->relu, &r3));
     DL_TRY(dl_linear_forward(m->linear, &l2));
     if (!targets) return DL_OK;
-    memcpy(m->targets, targets, (size_t)B * sizeof(int));
+    DL_TRY(ops->to_device(m->targets, targets, (size_t)B * sizeof(int)));
     float mean = 0;
     dl_softmax_xent_args xa = {.N = B, .V = c->classes, .logits = m->logits, .targets = m->targets,
-                               .probs = m->probs, .losses = m->losses, .mean_loss = &mean};
+                               .probs = m->probs, .losses = m->losses,
+                               .mean_loss = on_cpu ? &mean : m->mean_loss_dev};
     DL_TRY(dl_softmax_xent_forward(m->xent, &xa));
+    if (!on_cpu) DL_TRY(ops->to_host(&mean, m->mean_loss_dev, sizeof mean));
     if (loss) *loss = mean;
     return DL_OK;
 }
@@ -210,7 +254,7 @@ dl_status dl_cnn_backward(dl_cnn *m) {
     if (B < 1) return DL_FAIL(DL_ERR_ARG, "no forward with targets to differentiate");
     const dl_cnn_config *c = &m->cfg;
     size_t a1 = (size_t)B * c->c1 * c->in_h * c->in_w, a2 = (size_t)B * c->c2 * m->h1 * m->w1;
-    memset(m->grads, 0, m->n_params * sizeof(float));
+    DL_TRY(m->ops->zero(m->grads, m->n_params * sizeof(float)));
     /* Every activation gradient is added into, so each starts at 0 — its first B images only
      * (the buffers are sized for max_batch; the rest is never read). */
     struct { float *grad; size_t per_image; } twins[] = {
@@ -219,7 +263,7 @@ dl_status dl_cnn_backward(dl_cnn *m) {
         {m->dfc1, (size_t)c->hidden}, {m->drelu3, (size_t)c->hidden}, {m->dlogits, (size_t)c->classes},
     };
     for (size_t i = 0; i < sizeof twins / sizeof twins[0]; i++)
-        memset(twins[i].grad, 0, (size_t)B * twins[i].per_image * sizeof(float));
+        DL_TRY(m->ops->zero(twins[i].grad, (size_t)B * twins[i].per_image * sizeof(float)));
 
     dl_softmax_xent_args xa = {.N = B, .V = c->classes, .logits = m->logits, .targets = m->targets,
                                .probs = m->probs, .losses = m->losses, .dloss_scale = 1.0f,
@@ -245,19 +289,30 @@ dl_status dl_cnn_backward(dl_cnn *m) {
 
 int dl_cnn_correct(const dl_cnn *m, const int *targets) {
     int correct = 0, C = m->cfg.classes;
+    const float *logits = m->logits;
+    float *host = NULL;
+    if (m->ops->device != DL_DEVICE_CPU) { /* the logits are on the device: bring them back */
+        size_t bytes = (size_t)m->batch * C * sizeof(float);
+        host = malloc(bytes ? bytes : 1);
+        if (!host) return DL_FAIL(DL_ERR_ALLOC, "%zu bytes of logits on the host", bytes), -1;
+        if (m->ops->to_host(host, logits, bytes) != DL_OK) return free(host), -1;
+        logits = host;
+    }
     for (int i = 0; i < m->batch; i++) {
-        const float *row = m->logits + (size_t)i * C;
+        const float *row = logits + (size_t)i * C;
         int best = 0;
         for (int k = 1; k < C; k++)
             if (row[k] > row[best]) best = k;
         correct += best == targets[i];
     }
+    free(host);
     return correct;
 }
 
 dl_mem_report dl_cnn_memory(const dl_cnn *m) {
     dl_mem_report r = {.params = m->n_params * sizeof(float), .grads = m->n_params * sizeof(float),
                        .optimizer = 0,
-                       .activations = m->n_acts * sizeof(float) + m->n_ints * sizeof(int)};
+                       .activations = m->n_acts * sizeof(float) + m->n_ints * sizeof(int) +
+                                      (m->mean_loss_dev ? sizeof(float) : 0)};
     return r;
 }

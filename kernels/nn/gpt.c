@@ -7,8 +7,13 @@
  * the layer above, the two residual adds and the layernorms into dresidual3 of the layer
  * below (or dencoded). Per-layer tensors are indexed with the max_B·max_T strides fixed at
  * create time; a smaller forward uses the first B·T rows of each layer's block.
+ *
+ * Every buffer is the backend's (m->ops): allocated, zeroed, filled and read back only
+ * through its table, so this file runs unchanged on the CPU and on CUDA. On the CPU those
+ * calls are malloc, memset and memcpy: the same work as before the backend table.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dlab/act.h"
@@ -93,31 +98,52 @@ static size_t layout_acts(dl_gpt_acts *a, float *base, const dl_gpt *m, bool gra
     return n;
 }
 
-static const dl_variant *pick(const char *family, bool ref) {
-    return ref ? dl_variant_find(family, "ref") : dl_variant_best_cpu(family);
+/* ref: every family's ref variant; otherwise the backend's (its table in backend.h). */
+static dl_status pick(const dl_ops *ops, bool ref, const char *family, const dl_variant **out) {
+    if (!ref) return dl_backend_variant(ops, family, out);
+    *out = dl_variant_find(family, "ref");
+    return *out ? DL_OK : DL_FAIL(DL_ERR_INTERNAL, "op family %s has no ref variant", family);
 }
 
-/* variants = "ref" | "fast", then optionally ",attention=NAME". */
-static dl_status parse_variants(const char *variants, bool *ref, const dl_variant **attention) {
-    const char *usage = "expected ref or fast, optionally followed by ,attention=NAME";
+/* variants = "ref" | "fast" | "cuda", then optionally ",attention=NAME". */
+static dl_status parse_variants(const char *variants, const dl_ops **ops, bool *ref,
+                                const dl_variant **attention) {
+    const char *usage = "expected ref, fast or cuda, optionally followed by ,attention=NAME";
     if (!variants) return DL_FAIL(DL_ERR_ARG, "variants is NULL: %s", usage);
     const char *comma = strchr(variants, ',');
     const size_t base = comma ? (size_t)(comma - variants) : strlen(variants);
-    *ref = base == 3 && strncmp(variants, "ref", 3) == 0;
-    if (!*ref && !(base == 4 && strncmp(variants, "fast", 4) == 0))
+    char name_of_base[8] = "";
+    if (base >= sizeof name_of_base) return DL_FAIL(DL_ERR_ARG, "variants '%s': %s", variants, usage);
+    memcpy(name_of_base, variants, base);
+    if (strcmp(name_of_base, "ref") && strcmp(name_of_base, "fast") && strcmp(name_of_base, "cuda"))
         return DL_FAIL(DL_ERR_ARG, "variants '%s': %s", variants, usage);
-    *attention = *ref ? dl_variant_find("attention", "ref") : dl_attention_best();
-    if (!comma) return DL_OK;
-    const char *key = "attention=";
-    if (strncmp(comma + 1, key, strlen(key)) != 0)
-        return DL_FAIL(DL_ERR_ARG, "variants '%s': %s", variants, usage);
-    const char *name = comma + 1 + strlen(key);
-    const dl_variant *v = dl_variant_find("attention", name);
-    if (!v || v->device != DL_DEVICE_CPU || !dl_variant_available(v))
-        return DL_FAIL(DL_ERR_ARG, "variants '%s': no attention variant '%s' runs on this CPU",
-                       variants, name);
-    *attention = v;
-    return DL_OK;
+    DL_TRY(dl_backend_for_variants(name_of_base, ops, ref));
+    if (comma) {
+        const char *key = "attention=";
+        if (strncmp(comma + 1, key, strlen(key)) != 0)
+            return DL_FAIL(DL_ERR_ARG, "variants '%s': %s", variants, usage);
+        const char *name = comma + 1 + strlen(key);
+        const dl_variant *v = dl_variant_find("attention", name);
+        if (!v || v->device != (*ops)->device || !dl_variant_available(v))
+            return DL_FAIL(DL_ERR_ARG, "variants '%s': no attention variant '%s' runs on this %s",
+                           variants, name, (*ops)->device == DL_DEVICE_CPU ? "CPU" : "GPU");
+        *attention = v;
+        return DL_OK;
+    }
+    dl_status s = pick(*ops, *ref, "attention", attention);
+    if (s == DL_ERR_UNSUPPORTED && (*ops)->device == DL_DEVICE_CUDA)
+        return DL_FAIL(DL_ERR_UNSUPPORTED,
+                       "the GPT on cuda needs a CUDA attention variant (\"cuda_flash\"), and this "
+                       "build has none that runs here; pick one with \"cuda,attention=NAME\"");
+    return s;
+}
+
+/* ops->alloc then ops->zero: a fresh buffer reads as zeros on every device. */
+static dl_status alloc_zeroed(const dl_ops *ops, void **out, size_t bytes) {
+    DL_TRY(ops->alloc(out, bytes));
+    dl_status s = ops->zero(*out, bytes);
+    if (s != DL_OK) ops->free(*out), *out = NULL;
+    return s;
 }
 
 dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_T,
@@ -133,26 +159,31 @@ dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_
         return DL_FAIL(DL_ERR_ARG, "max_B=%d must be >= 1 and max_T=%d within 1..block_size=%d",
                        max_B, max_T, cfg->block_size);
     bool ref = false;
-    DL_TRY(parse_variants(variants, &ref, &m->attention));
-    m->cfg = *cfg, m->max_B = max_B, m->max_T = max_T;
-    m->embedding = pick("embedding", ref), m->layernorm = pick("layernorm", ref);
-    m->linear = pick("linear", ref);
-    m->gelu = pick("gelu", ref), m->residual = pick("residual", ref);
-    m->xent = pick("softmax_xent", ref);
-    if (!m->embedding || !m->layernorm || !m->linear || !m->attention || !m->gelu || !m->residual || !m->xent)
-        return DL_FAIL(DL_ERR_INTERNAL, "an op family the GPT needs is not registered");
+    const dl_ops *ops = NULL;
+    DL_TRY(parse_variants(variants, &ops, &ref, &m->attention));
+    DL_TRY(pick(ops, ref, "embedding", &m->embedding));
+    DL_TRY(pick(ops, ref, "layernorm", &m->layernorm));
+    DL_TRY(pick(ops, ref, "linear", &m->linear));
+    DL_TRY(pick(ops, ref, "gelu", &m->gelu));
+    DL_TRY(pick(ops, ref, "residual", &m->residual));
+    DL_TRY(pick(ops, ref, "softmax_xent", &m->xent));
+    m->cfg = *cfg, m->max_B = max_B, m->max_T = max_T, m->ops = ops;
 
     dl_gpt_tensor t[DL_GPT_N_TENSORS];
     dl_gpt_tensors(cfg, t);
     m->n_params = dl_gpt_param_count(cfg);
     m->n_acts = layout_acts(&m->a, NULL, m, false);
     m->n_grad_acts = layout_acts(&m->da, NULL, m, true);
-    dl_status s = dl_calloc((void **)&m->params, m->n_params * sizeof(float));
-    if (s == DL_OK) s = dl_calloc((void **)&m->grads, m->n_params * sizeof(float));
-    if (s == DL_OK) s = dl_calloc((void **)&m->act_mem, m->n_acts * sizeof(float));
-    if (s == DL_OK) s = dl_calloc((void **)&m->grad_act_mem, m->n_grad_acts * sizeof(float));
-    if (s == DL_OK) s = dl_calloc((void **)&m->targets, (size_t)max_B * max_T * sizeof(int));
-    if (s == DL_OK) s = dl_calloc((void **)&m->tokens, (size_t)max_B * max_T * sizeof(int));
+    const size_t BT = (size_t)max_B * max_T;
+    dl_status s = alloc_zeroed(ops, (void **)&m->params, m->n_params * sizeof(float));
+    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->grads, m->n_params * sizeof(float));
+    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->act_mem, m->n_acts * sizeof(float));
+    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->grad_act_mem, m->n_grad_acts * sizeof(float));
+    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->targets, BT * sizeof(int));
+    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->tokens, BT * sizeof(int));
+    /* The CPU loss writes the mean straight into the caller's float; a device one cannot. */
+    if (s == DL_OK && ops->device != DL_DEVICE_CPU)
+        s = alloc_zeroed(ops, (void **)&m->mean_loss_dev, sizeof(float));
     if (s != DL_OK) return dl_gpt_free(m), s;
     for (int i = 0; i < DL_GPT_N_TENSORS; i++) m->p[i] = m->params + t[i].offset, m->g[i] = m->grads + t[i].offset;
     layout_acts(&m->a, m->act_mem, m, false);
@@ -162,8 +193,11 @@ dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_
 
 void dl_gpt_free(dl_gpt *m) {
     if (!m) return;
-    dl_free(m->params), dl_free(m->grads), dl_free(m->act_mem), dl_free(m->grad_act_mem);
-    dl_free(m->targets), dl_free(m->tokens);
+    if (m->ops) {
+        const dl_ops *ops = m->ops;
+        ops->free(m->params), ops->free(m->grads), ops->free(m->act_mem), ops->free(m->grad_act_mem);
+        ops->free(m->targets), ops->free(m->tokens), ops->free(m->mean_loss_dev);
+    }
     memset(m, 0, sizeof *m);
 }
 
@@ -171,16 +205,42 @@ dl_status dl_gpt_init(dl_gpt *m, dl_rng *rng) {
     if (!m || !m->params || !rng) return DL_FAIL(DL_ERR_ARG, "model (created) and rng are required");
     dl_gpt_tensor t[DL_GPT_N_TENSORS];
     dl_gpt_tensors(&m->cfg, t);
+    float *host = malloc(m->n_params * sizeof(float));
+    if (!host) return DL_FAIL(DL_ERR_ALLOC, "%zu parameters on the host", m->n_params);
     float residual_std = 0.02f / sqrtf(2.0f * m->cfg.n_layer);
     for (int i = 0; i < DL_GPT_N_TENSORS; i++) {
         bool gamma = i == DL_GPT_LN1W || i == DL_GPT_LN2W || i == DL_GPT_LNFW;
+        float *p = host + t[i].offset;
         if (t[i].is_matrix) {
             bool proj = i == DL_GPT_ATTPROJW || i == DL_GPT_FCPROJW;
-            dl_rng_fill_normal(rng, m->p[i], t[i].size, 0.0f, proj ? residual_std : 0.02f);
+            dl_rng_fill_normal(rng, p, t[i].size, 0.0f, proj ? residual_std : 0.02f);
         } else {
-            for (size_t k = 0; k < t[i].size; k++) m->p[i][k] = gamma ? 1.0f : 0.0f;
+            for (size_t k = 0; k < t[i].size; k++) p[k] = gamma ? 1.0f : 0.0f;
         }
     }
+    dl_status s = dl_gpt_params_from_host(m, host);
+    free(host);
+    return s;
+}
+
+dl_status dl_gpt_params_to_host(const dl_gpt *m, float *host) {
+    if (!m || !m->ops || !host) return DL_FAIL(DL_ERR_ARG, "model (created) or host is NULL");
+    return m->ops->to_host(host, m->params, m->n_params * sizeof(float));
+}
+
+dl_status dl_gpt_params_from_host(dl_gpt *m, const float *host) {
+    if (!m || !m->ops || !host) return DL_FAIL(DL_ERR_ARG, "model (created) or host is NULL");
+    return m->ops->to_device(m->params, host, m->n_params * sizeof(float));
+}
+
+/* The CUDA embedding and loss cannot report a bad id (they make the row NaN): refuse it on
+ * the host, as the CPU variants would. Targets may be DL_XENT_IGNORE. */
+static dl_status check_ids_on_host(const int *ids, int n, int V, bool ignore_allowed,
+                                   const char *what) {
+    for (int i = 0; i < n; i++)
+        if ((ids[i] < 0 || ids[i] >= V) && !(ignore_allowed && ids[i] == DL_XENT_IGNORE))
+            return dl_fail_at(DL_ERR_ARG, "dl_gpt_forward", "%s[%d]=%d is outside [0,V=%d)", what, i,
+                              ids[i], V);
     return DL_OK;
 }
 
@@ -217,12 +277,19 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
     const layer_view lv = view_of(m);
     dl_gpt_acts *a = &m->a;
     float **p = m->p;
+    const dl_ops *ops = m->ops;
+    const bool on_cpu = ops->device == DL_DEVICE_CPU;
     m->B = B, m->T = T, m->has_targets = false;
+    if (!on_cpu) {
+        DL_TRY(check_ids_on_host(tokens, N, V, false, "tokens"));
+        if (targets) DL_TRY(check_ids_on_host(targets, N, V, true, "targets"));
+    }
 
-    dl_embedding_args ea = {.B = B, .T = T, .C = C, .V = V, .maxT = m->cfg.block_size, .tokens = tokens,
+    /* The model's own copy: the embedding reads it on the device, and its backward again. */
+    DL_TRY(ops->to_device(m->tokens, tokens, (size_t)N * sizeof(int)));
+    dl_embedding_args ea = {.B = B, .T = T, .C = C, .V = V, .maxT = m->cfg.block_size, .tokens = m->tokens,
                             .wte = p[DL_GPT_WTE], .wpe = p[DL_GPT_WPE], .out = a->encoded};
     DL_TRY(dl_embedding_forward(m->embedding, &ea));
-    memcpy(m->tokens, tokens, (size_t)N * sizeof(int)); /* the embedding's backward needs them */
     for (int l = 0; l < L; l++) {
         const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * lv.c;
         float *ln1 = a->ln1 + l * lv.c, *qkv = a->qkv + l * lv.c3, *atty = a->atty + l * lv.c;
@@ -266,11 +333,13 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
     DL_TRY(dl_linear_forward(m->linear, &head));
     if (!targets) return DL_OK;
 
-    memcpy(m->targets, targets, (size_t)N * sizeof(int));
+    DL_TRY(ops->to_device(m->targets, targets, (size_t)N * sizeof(int)));
     float mean = 0;
     dl_softmax_xent_args xa = {.N = N, .V = V, .logits = a->logits, .targets = m->targets,
-                               .probs = a->probs, .losses = a->losses, .mean_loss = &mean};
+                               .probs = a->probs, .losses = a->losses,
+                               .mean_loss = on_cpu ? &mean : m->mean_loss_dev};
     DL_TRY(dl_softmax_xent_forward(m->xent, &xa));
+    if (!on_cpu) DL_TRY(ops->to_host(&mean, m->mean_loss_dev, sizeof mean));
     m->has_targets = true;
     if (loss) *loss = mean;
     return DL_OK;
@@ -283,8 +352,8 @@ dl_status dl_gpt_backward(dl_gpt *m) {
     const layer_view lv = view_of(m);
     dl_gpt_acts *a = &m->a, *d = &m->da;
     float **p = m->p, **g = m->g;
-    memset(m->grads, 0, m->n_params * sizeof(float));
-    memset(m->grad_act_mem, 0, m->n_grad_acts * sizeof(float));
+    DL_TRY(m->ops->zero(m->grads, m->n_params * sizeof(float)));
+    DL_TRY(m->ops->zero(m->grad_act_mem, m->n_grad_acts * sizeof(float)));
 
     dl_softmax_xent_args xa = {.N = N, .V = V, .logits = a->logits, .targets = m->targets, .probs = a->probs,
                                .losses = a->losses, .dloss_scale = 1.0f, .dlogits = d->logits};
@@ -358,6 +427,7 @@ dl_mem_report dl_gpt_memory(const dl_gpt *m) {
     size_t ints = 2 * (size_t)m->max_B * m->max_T; /* tokens and targets */
     dl_mem_report r = {.params = m->n_params * sizeof(float), .grads = m->n_params * sizeof(float),
                        .optimizer = 0,
-                       .activations = (m->n_acts + m->n_grad_acts) * sizeof(float) + ints * sizeof(int)};
+                       .activations = (m->n_acts + m->n_grad_acts) * sizeof(float) + ints * sizeof(int) +
+                                      (m->mean_loss_dev ? sizeof(float) : 0)};
     return r;
 }

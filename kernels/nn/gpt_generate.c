@@ -2,9 +2,12 @@
  *
  * Each step runs the whole forward on the last min(block_size, max_T) tokens with batch 1 and
  * reads the logits of the last position: quadratic in the window, which is fine for the short
- * samples a lesson prints. Left out: KV caching, top-k / nucleus sampling.
+ * samples a lesson prints. On a GPU model the last position's logits (V floats) are copied
+ * back each step; the sampling itself is on the host. Left out: KV caching, top-k / nucleus
+ * sampling.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dlab/gpt.h"
@@ -38,10 +41,18 @@ dl_status dl_gpt_generate(dl_gpt *m, const int *prompt, int n_prompt, int n_new,
     memmove(out, prompt, (size_t)n_prompt * sizeof(int));
     const int window = m->cfg.block_size < m->max_T ? m->cfg.block_size : m->max_T;
     const int V = m->cfg.vocab;
-    for (int i = 0; i < n_new; i++) {
+    const bool on_cpu = m->ops->device == DL_DEVICE_CPU;
+    float *host = NULL; /* the last position's logits, copied back from the device */
+    if (!on_cpu && !(host = malloc((size_t)V * sizeof(float))))
+        return DL_FAIL(DL_ERR_ALLOC, "%d logits on the host", V);
+    dl_status s = DL_OK;
+    for (int i = 0; i < n_new && s == DL_OK; i++) {
         int len = n_prompt + i, T = len < window ? len : window;
-        DL_TRY(dl_gpt_forward(m, out + len - T, NULL, 1, T, NULL));
-        out[len] = pick_token(m->a.logits + (size_t)(T - 1) * V, V, temperature, rng);
+        s = dl_gpt_forward(m, out + len - T, NULL, 1, T, NULL);
+        const float *last = m->a.logits + (size_t)(T - 1) * V;
+        if (s == DL_OK && !on_cpu) s = m->ops->to_host(host, last, (size_t)V * sizeof(float));
+        if (s == DL_OK) out[len] = pick_token(on_cpu ? last : host, V, temperature, rng);
     }
-    return DL_OK;
+    free(host);
+    return s;
 }

@@ -4,8 +4,14 @@
  * are linear then ReLU; the last is linear only, its logits go to the fused softmax
  * cross-entropy. The backward walks the same layers in reverse; every op's backward adds
  * into its gradient buffers, so the activation gradients are zeroed before each backward and
- * the parameter gradients too (one memset each: they are single allocations).
+ * the parameter gradients too (one zero each: they are single allocations).
+ *
+ * Every buffer is the backend's (m->ops): allocated, zeroed, filled and read back only
+ * through its table, so this file runs unchanged on the CPU and on CUDA. On the CPU those
+ * calls are malloc, memset and memcpy: the same work, in the same order, as before the
+ * backend table.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "dlab/act.h"
@@ -25,8 +31,19 @@ static int width(const dl_mlp *m, int i) {
     return m->cfg.hidden[i - 1];
 }
 
-static const dl_variant *pick(const char *family, const char *variants) {
-    return strcmp(variants, "ref") == 0 ? dl_variant_find(family, "ref") : dl_variant_best_cpu(family);
+/* ref: every family's ref variant; otherwise the backend's (its table in backend.h). */
+static dl_status pick(const dl_ops *ops, bool ref, const char *family, const dl_variant **out) {
+    if (!ref) return dl_backend_variant(ops, family, out);
+    *out = dl_variant_find(family, "ref");
+    return *out ? DL_OK : DL_FAIL(DL_ERR_INTERNAL, "op family %s has no ref variant", family);
+}
+
+/* ops->alloc then ops->zero: a fresh buffer reads as zeros on every device. */
+static dl_status alloc_zeroed(const dl_ops *ops, void **out, size_t bytes) {
+    DL_TRY(ops->alloc(out, bytes));
+    dl_status s = ops->zero(*out, bytes);
+    if (s != DL_OK) ops->free(*out), *out = NULL;
+    return s;
 }
 
 dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, const char *variants) {
@@ -39,23 +56,23 @@ dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, cons
     for (int i = 0; i < cfg->n_hidden; i++)
         if (cfg->hidden[i] < 1) return DL_FAIL(DL_ERR_ARG, "hidden[%d]=%d must be >= 1", i, cfg->hidden[i]);
     if (max_batch < 1) return DL_FAIL(DL_ERR_ARG, "max_batch=%d must be >= 1", max_batch);
-    if (!variants || (strcmp(variants, "ref") && strcmp(variants, "fast")))
-        return DL_FAIL(DL_ERR_ARG, "variants '%s': expected ref or fast", variants ? variants : "(null)");
+    const dl_ops *ops;
+    bool ref;
+    DL_TRY(dl_backend_for_variants(variants, &ops, &ref));
+    DL_TRY(pick(ops, ref, "linear", &m->linear));
+    DL_TRY(pick(ops, ref, "relu", &m->relu));
+    DL_TRY(pick(ops, ref, "softmax_xent", &m->xent));
     m->cfg = *cfg;
     m->n_layers = cfg->n_hidden + 1;
     m->max_batch = max_batch;
-    m->linear = pick("linear", variants);
-    m->relu = pick("relu", variants);
-    m->xent = pick("softmax_xent", variants);
-    if (!m->linear || !m->relu || !m->xent)
-        return DL_FAIL(DL_ERR_INTERNAL, "an op family (linear, relu, softmax_xent) is not registered");
+    m->ops = ops;
 
     /* Parameters: W_l then b_l, layer after layer. */
     size_t n = 0;
     for (int l = 0; l < m->n_layers; l++) n += (size_t)width(m, l + 1) * width(m, l) + width(m, l + 1);
     m->n_params = n;
-    DL_TRY(dl_calloc((void **)&m->params, n * sizeof(float)));
-    dl_status s = dl_calloc((void **)&m->grads, n * sizeof(float));
+    dl_status s = alloc_zeroed(ops, (void **)&m->params, n * sizeof(float));
+    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->grads, n * sizeof(float));
     if (s != DL_OK) return dl_mlp_free(m), s;
     float *p = m->params, *g = m->grads;
     for (int l = 0; l < m->n_layers; l++) {
@@ -70,8 +87,11 @@ dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, cons
     for (int l = 0; l < m->cfg.n_hidden; l++) a += 2 * B * width(m, l + 1);     /* pre, dpre */
     a += B * cfg->classes + B;                                              /* probs, losses */
     m->n_acts = a;
-    s = dl_calloc((void **)&m->acts, a * sizeof(float));
-    if (s == DL_OK) s = dl_calloc((void **)&m->targets, B * sizeof(int));
+    s = alloc_zeroed(ops, (void **)&m->acts, a * sizeof(float));
+    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->targets, B * sizeof(int));
+    /* The CPU loss writes the mean straight into the caller's float; a device one cannot. */
+    if (s == DL_OK && ops->device != DL_DEVICE_CPU)
+        s = alloc_zeroed(ops, (void **)&m->mean_loss_dev, sizeof(float));
     if (s != DL_OK) return dl_mlp_free(m), s;
     float *q = m->acts;
     for (int i = 0; i <= m->n_layers; i++) {
@@ -89,16 +109,45 @@ dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, cons
 
 void dl_mlp_free(dl_mlp *m) {
     if (!m) return;
-    dl_free(m->params), dl_free(m->grads), dl_free(m->acts), dl_free(m->targets);
+    if (m->ops) {
+        m->ops->free(m->params), m->ops->free(m->grads), m->ops->free(m->acts);
+        m->ops->free(m->targets), m->ops->free(m->mean_loss_dev);
+    }
     memset(m, 0, sizeof *m);
 }
 
 dl_status dl_mlp_init(dl_mlp *m, dl_rng *rng) {
-    for (int l = 0; l < m->n_layers; l++) {
+    float *host = malloc(m->n_params * sizeof(float));
+    if (!host) return DL_FAIL(DL_ERR_ALLOC, "%zu parameters on the host", m->n_params);
+    dl_status s = DL_OK;
+    for (int l = 0; l < m->n_layers && s == DL_OK; l++) {
         size_t fan_in = (size_t)width(m, l);
-        DL_TRY(dl_init_kaiming_uniform(m->W[l], (size_t)width(m, l + 1) * fan_in, fan_in, rng));
-        memset(m->b[l], 0, (size_t)width(m, l + 1) * sizeof(float));
+        float *W = host + (m->W[l] - m->params), *b = host + (m->b[l] - m->params);
+        s = dl_init_kaiming_uniform(W, (size_t)width(m, l + 1) * fan_in, fan_in, rng);
+        memset(b, 0, (size_t)width(m, l + 1) * sizeof(float));
     }
+    if (s == DL_OK) s = dl_mlp_params_from_host(m, host);
+    free(host);
+    return s;
+}
+
+dl_status dl_mlp_params_to_host(const dl_mlp *m, float *host) {
+    if (!m || !m->ops || !host) return DL_FAIL(DL_ERR_ARG, "model (created) or host is NULL");
+    return m->ops->to_host(host, m->params, m->n_params * sizeof(float));
+}
+
+dl_status dl_mlp_params_from_host(dl_mlp *m, const float *host) {
+    if (!m || !m->ops || !host) return DL_FAIL(DL_ERR_ARG, "model (created) or host is NULL");
+    return m->ops->to_device(m->params, host, m->n_params * sizeof(float));
+}
+
+/* The CUDA loss cannot report a bad target (it makes the row NaN): refuse it here, on the
+ * host, as the CPU variants would. */
+static dl_status check_targets_on_host(const int *targets, int B, int classes) {
+    for (int i = 0; i < B; i++)
+        if (targets[i] != DL_XENT_IGNORE && (targets[i] < 0 || targets[i] >= classes))
+            return dl_fail_at(DL_ERR_ARG, "dl_mlp_forward", "targets[%d]=%d is outside [0,classes=%d)",
+                              i, targets[i], classes);
     return DL_OK;
 }
 
@@ -106,8 +155,11 @@ dl_status dl_mlp_forward(dl_mlp *m, const float *x, const int *targets, int B, f
     if (B < 1 || B > m->max_batch)
         return DL_FAIL(DL_ERR_ARG, "batch %d is outside 1..%d (max_batch)", B, m->max_batch);
     if (!x) return DL_FAIL(DL_ERR_ARG, "x is NULL");
+    const dl_ops *ops = m->ops;
+    const bool on_cpu = ops->device == DL_DEVICE_CPU;
+    if (targets && !on_cpu) DL_TRY(check_targets_on_host(targets, B, m->cfg.classes));
     m->batch = B;
-    memcpy(m->act[0], x, (size_t)B * m->cfg.inputs * sizeof(float));
+    DL_TRY(ops->to_device(m->act[0], x, (size_t)B * m->cfg.inputs * sizeof(float)));
     for (int l = 0; l < m->n_layers; l++) {
         bool hidden = l < m->cfg.n_hidden;
         dl_linear_args la = {.N = B, .C = width(m, l), .OC = width(m, l + 1), .inp = m->act[l],
@@ -120,12 +172,13 @@ dl_status dl_mlp_forward(dl_mlp *m, const float *x, const int *targets, int B, f
         }
     }
     if (!targets) return DL_OK;
-    memcpy(m->targets, targets, (size_t)B * sizeof(int));
+    DL_TRY(ops->to_device(m->targets, targets, (size_t)B * sizeof(int)));
     float mean = 0;
     dl_softmax_xent_args xa = {.N = B, .V = m->cfg.classes, .logits = m->act[m->n_layers],
                                .targets = m->targets, .probs = m->probs, .losses = m->losses,
-                               .mean_loss = &mean};
+                               .mean_loss = on_cpu ? &mean : m->mean_loss_dev};
     DL_TRY(dl_softmax_xent_forward(m->xent, &xa));
+    if (!on_cpu) DL_TRY(ops->to_host(&mean, m->mean_loss_dev, sizeof mean));
     if (loss) *loss = mean;
     return DL_OK;
 }
@@ -133,9 +186,12 @@ dl_status dl_mlp_forward(dl_mlp *m, const float *x, const int *targets, int B, f
 dl_status dl_mlp_backward(dl_mlp *m) {
     int B = m->batch;
     if (B < 1) return DL_FAIL(DL_ERR_ARG, "no forward with targets to differentiate");
-    memset(m->grads, 0, m->n_params * sizeof(float));
-    for (int i = 0; i <= m->n_layers; i++) memset(m->dact[i], 0, (size_t)B * width(m, i) * sizeof(float));
-    for (int l = 0; l < m->cfg.n_hidden; l++) memset(m->dpre[l], 0, (size_t)B * width(m, l + 1) * sizeof(float));
+    const dl_ops *ops = m->ops;
+    DL_TRY(ops->zero(m->grads, m->n_params * sizeof(float)));
+    for (int i = 0; i <= m->n_layers; i++)
+        DL_TRY(ops->zero(m->dact[i], (size_t)B * width(m, i) * sizeof(float)));
+    for (int l = 0; l < m->cfg.n_hidden; l++)
+        DL_TRY(ops->zero(m->dpre[l], (size_t)B * width(m, l + 1) * sizeof(float)));
 
     dl_softmax_xent_args xa = {.N = B, .V = m->cfg.classes, .logits = m->act[m->n_layers],
                                .targets = m->targets, .probs = m->probs, .losses = m->losses,
@@ -162,18 +218,28 @@ dl_status dl_mlp_backward(dl_mlp *m) {
 int dl_mlp_correct(const dl_mlp *m, const int *targets) {
     int correct = 0, C = m->cfg.classes;
     const float *logits = m->act[m->n_layers];
+    float *host = NULL;
+    if (m->ops->device != DL_DEVICE_CPU) { /* the logits are on the device: bring them back */
+        size_t bytes = (size_t)m->batch * C * sizeof(float);
+        host = malloc(bytes ? bytes : 1);
+        if (!host) return DL_FAIL(DL_ERR_ALLOC, "%zu bytes of logits on the host", bytes), -1;
+        if (m->ops->to_host(host, logits, bytes) != DL_OK) return free(host), -1;
+        logits = host;
+    }
     for (int i = 0; i < m->batch; i++) {
         int best = 0;
         for (int c = 1; c < C; c++)
             if (logits[(size_t)i * C + c] > logits[(size_t)i * C + best]) best = c;
         correct += best == targets[i];
     }
+    free(host);
     return correct;
 }
 
 dl_mem_report dl_mlp_memory(const dl_mlp *m) {
     dl_mem_report r = {.params = m->n_params * sizeof(float), .grads = m->n_params * sizeof(float),
                        .optimizer = 0,
-                       .activations = m->n_acts * sizeof(float) + (size_t)m->max_batch * sizeof(int)};
+                       .activations = m->n_acts * sizeof(float) + (size_t)m->max_batch * sizeof(int) +
+                                      (m->mean_loss_dev ? sizeof(float) : 0)};
     return r;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dlab/data.h"
 #include "dlbench.h"
@@ -16,7 +17,14 @@ typedef struct stack_config {
     long cnn_epochs; /* epochs of CNN training */
     long gpt_steps; /* training steps of the character-level GPT (0: the default budget) */
     bool resume; /* --resume: continue from the checkpoints in the results directory */
+    const char *device; /* --device: "cpu" (NULL too) or "cuda" */
 } stack_config;
+
+/* The models' `variants` for the device: "cuda" → the CUDA backend, else the fastest CPU
+ * variants ("fast"). */
+static inline const char *stack_variants(const stack_config *cfg) {
+    return cfg->device && strcmp(cfg->device, "cuda") == 0 ? "cuda" : "fast";
+}
 
 /* Train the MLP, evaluate it, write its curves, metrics and checkpoint. 0 or -1. */
 int stack_train_mlp(dlb_run *run, const stack_config *cfg, const dl_image_set *train,
@@ -25,6 +33,9 @@ int stack_train_mlp(dlb_run *run, const stack_config *cfg, const dl_image_set *t
  * with 2k uninterrupted steps: 1 if every loss and weight is bit-identical, 0 if not, -1 on
  * error. Uses the first 4096 training images. */
 int mlp_resume_is_bit_identical(const dl_image_set *train, uint64_t seed, long k, const char *dir);
+/* The same check with models made from `variants` ("fast", "cuda"). */
+int mlp_resume_is_bit_identical_on(const dl_image_set *train, uint64_t seed, long k,
+                                   const char *dir, const char *variants);
 /* Train the character-level GPT on the fortunes corpus: unigram baseline, curves, samples,
  * metrics and checkpoint gpt.ckpt. 0 or -1. */
 int stack_train_gpt(dlb_run *run, const stack_config *cfg);

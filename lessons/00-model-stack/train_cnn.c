@@ -7,6 +7,9 @@
  * the two models can be compared side by side: the CNN has fewer parameters than the MLP
  * but does far more arithmetic per image, and is more accurate.
  *
+ * On --device cuda the model and AdamW's m and v live on the GPU (the model's backend
+ * allocates them and runs its optim variant); batches are gathered on the host and copied in
+ * by the forward; the checkpoint is written from a host copy of the parameters.
  * Left out: resuming from the checkpoint (part 1 shows how), data augmentation.
  */
 #include <stdio.h>
@@ -34,33 +37,44 @@ static dl_status evaluate(dl_cnn *m, const dl_image_set *set, int count, float *
         float loss;
         DL_TRY(dl_cnn_forward(m, x, y, B, &loss));
         loss_sum += (double)loss * B;
-        correct += dl_cnn_correct(m, y);
+        int right = dl_cnn_correct(m, y);
+        if (right < 0) return DL_ERR_CUDA; /* the logits could not come back; message set */
+        correct += right;
     }
     *loss_out = loss_sum / count;
     *acc_out = (double)correct / count;
     return DL_OK;
 }
 
-/* Tensors named like PyTorch's state_dict of the same network, in NCHW / (out,in) shapes. */
+/* Tensors named like PyTorch's state_dict of the same network, in NCHW / (out,in) shapes,
+ * written from a host copy of the parameters (the model may live on a GPU). */
 static dl_status save_checkpoint(const dl_cnn *m, const char *path, long step) {
     const dl_cnn_config *c = &m->cfg;
     const int64_t k = DL_CNN_KERNEL;
-    dl_ckpt_writer *w;
-    DL_TRY(dl_ckpt_writer_begin(&w, path, "cnn", c, sizeof *c));
-    dl_ckpt_writer_add_tensor(w, "conv1.weight", DL_CKPT_F32, m->conv1_w, 4,
+    float *h;
+    DL_TRY(dl_alloc((void **)&h, m->n_params * sizeof(float)));
+    dl_status s = dl_cnn_params_to_host(m, h);
+    dl_ckpt_writer *w = NULL;
+    if (s == DL_OK) s = dl_ckpt_writer_begin(&w, path, "cnn", c, sizeof *c);
+    if (s != DL_OK) return dl_free(h), s;
+#define HOST(p) (h + ((p) - m->params))
+    dl_ckpt_writer_add_tensor(w, "conv1.weight", DL_CKPT_F32, HOST(m->conv1_w), 4,
                               (int64_t[]){c->c1, 1, k, k});
-    dl_ckpt_writer_add_tensor(w, "conv1.bias", DL_CKPT_F32, m->conv1_b, 1, (int64_t[]){c->c1});
-    dl_ckpt_writer_add_tensor(w, "conv2.weight", DL_CKPT_F32, m->conv2_w, 4,
+    dl_ckpt_writer_add_tensor(w, "conv1.bias", DL_CKPT_F32, HOST(m->conv1_b), 1, (int64_t[]){c->c1});
+    dl_ckpt_writer_add_tensor(w, "conv2.weight", DL_CKPT_F32, HOST(m->conv2_w), 4,
                               (int64_t[]){c->c2, c->c1, k, k});
-    dl_ckpt_writer_add_tensor(w, "conv2.bias", DL_CKPT_F32, m->conv2_b, 1, (int64_t[]){c->c2});
-    dl_ckpt_writer_add_tensor(w, "fc1.weight", DL_CKPT_F32, m->fc1_w, 2,
+    dl_ckpt_writer_add_tensor(w, "conv2.bias", DL_CKPT_F32, HOST(m->conv2_b), 1, (int64_t[]){c->c2});
+    dl_ckpt_writer_add_tensor(w, "fc1.weight", DL_CKPT_F32, HOST(m->fc1_w), 2,
                               (int64_t[]){c->hidden, m->flat});
-    dl_ckpt_writer_add_tensor(w, "fc1.bias", DL_CKPT_F32, m->fc1_b, 1, (int64_t[]){c->hidden});
-    dl_ckpt_writer_add_tensor(w, "fc2.weight", DL_CKPT_F32, m->fc2_w, 2,
+    dl_ckpt_writer_add_tensor(w, "fc1.bias", DL_CKPT_F32, HOST(m->fc1_b), 1, (int64_t[]){c->hidden});
+    dl_ckpt_writer_add_tensor(w, "fc2.weight", DL_CKPT_F32, HOST(m->fc2_w), 2,
                               (int64_t[]){c->classes, c->hidden});
-    dl_ckpt_writer_add_tensor(w, "fc2.bias", DL_CKPT_F32, m->fc2_b, 1, (int64_t[]){c->classes});
+    dl_ckpt_writer_add_tensor(w, "fc2.bias", DL_CKPT_F32, HOST(m->fc2_b), 1, (int64_t[]){c->classes});
+#undef HOST
     dl_ckpt_writer_add_u64(w, "step", (uint64_t)step);
-    return dl_ckpt_writer_commit(w); /* reports any failed add above */
+    s = dl_ckpt_writer_commit(w); /* reports any failed add above */
+    dl_free(h);
+    return s;
 }
 
 int stack_train_cnn(dlb_run *run, const stack_config *cfg, const dl_image_set *train,
@@ -78,16 +92,21 @@ int stack_train_cnn(dlb_run *run, const stack_config *cfg, const dl_image_set *t
     }
     dl_cnn m;
     dl_cnn_config mc = dl_cnn_default();
-    dl_status s = dl_cnn_create(&m, &mc, B, "fast");
+    dl_status s = dl_cnn_create(&m, &mc, B, stack_variants(cfg));
     dl_rng rng;
     dl_rng_seed(&rng, cfg->seed);
     if (s == DL_OK) s = dl_cnn_init(&m, &rng);
+    const dl_variant *opt = NULL;
+    if (s == DL_OK) s = dl_backend_variant(m.ops, "optim", &opt);
     float *mom = NULL, *var = NULL, *x = NULL;
     int *idx = NULL, *y = NULL;
     double *ep = NULL, *tr_loss = NULL, *te_loss = NULL, *te_acc = NULL;
     dlb_table *curve = NULL;
-    if (s == DL_OK) s = dl_calloc((void **)&mom, m.n_params * sizeof(float));
-    if (s == DL_OK) s = dl_calloc((void **)&var, m.n_params * sizeof(float));
+    /* AdamW's moments live where the parameters do. */
+    if (s == DL_OK) s = m.ops->alloc((void **)&mom, m.n_params * sizeof(float));
+    if (s == DL_OK) s = m.ops->zero(mom, m.n_params * sizeof(float));
+    if (s == DL_OK) s = m.ops->alloc((void **)&var, m.n_params * sizeof(float));
+    if (s == DL_OK) s = m.ops->zero(var, m.n_params * sizeof(float));
     if (s == DL_OK) s = dl_alloc((void **)&x, (size_t)B * mc.in_h * mc.in_w * sizeof(float));
     if (s == DL_OK) s = dl_alloc((void **)&idx, (size_t)B * sizeof(int));
     if (s == DL_OK) s = dl_alloc((void **)&y, (size_t)B * sizeof(int));
@@ -107,8 +126,10 @@ int stack_train_cnn(dlb_run *run, const stack_config *cfg, const dl_image_set *t
     dlb_run_metric(run, "cnn_mem_params_bytes", (double)mem.params, "bytes");
     dlb_run_metric(run, "cnn_mem_optimizer_bytes", (double)mem.optimizer, "bytes");
     dlb_run_metric(run, "cnn_mem_activations_bytes", (double)mem.activations, "bytes");
+    printf("CNN on %s: conv2d %s, maxpool %s, linear %s, relu %s, softmax_xent %s, optim %s\n",
+           m.ops->name, m.conv->name, m.pool->name, m.linear->name, m.relu->name, m.xent->name,
+           opt->name);
 
-    const dl_variant *opt = dl_optim_best();
     const float lr_max = 2e-3f, lr_min = 2e-5f;
     dl_lr_schedule lr = dl_lr_cosine(lr_max, lr_min, steps_per_epoch / 4, total_steps);
     curve = dlb_table_new("cnn_curve", "epoch", "step", "train_loss", "test_loss", "test_acc",
@@ -176,7 +197,8 @@ done:
     if (s != DL_OK) fprintf(stderr, "cnn: %s\n", dl_last_error());
     dlb_table_free(curve);
     dl_sampler_free(&sampler);
-    dl_free(mom), dl_free(var), dl_free(x), dl_free(idx), dl_free(y), dl_free(ep);
+    if (m.ops) m.ops->free(mom), m.ops->free(var);
+    dl_free(x), dl_free(idx), dl_free(y), dl_free(ep);
     dl_cnn_free(&m);
     return s == DL_OK ? 0 : -1;
 }

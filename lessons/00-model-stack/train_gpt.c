@@ -6,6 +6,10 @@
  * on the matrices and embeddings only, gradients clipped to norm 1), validation on a fixed
  * set of windows every so often, a progress line, curves and a plot, the memory of each
  * component, a few samples (printed and saved as gpt_samples.txt), and a checkpoint gpt.ckpt.
+ * On --device cuda the model, AdamW's m and v live on the GPU: the clip runs there too
+ * (dl_clip_grad_norm_on picks by the model's device), batches are drawn on the host and
+ * copied in by the forward, samples copy one row of logits back per token, and the
+ * checkpoint is written from a host copy of the parameters.
  * Left out: resuming the GPT from its checkpoint, evaluation on the whole validation text.
  */
 #include <math.h>
@@ -53,17 +57,24 @@ static dl_status val_loss(dl_gpt *m, const dl_text_corpus *c, int batches, int *
     return DL_OK;
 }
 
+/* Written from a host copy of the parameters (the model may live on a GPU). */
 static dl_status save_checkpoint(const dl_gpt *m, const char *path, long step) {
     dl_gpt_tensor t[DL_GPT_N_TENSORS];
     dl_gpt_tensors(&m->cfg, t);
-    dl_ckpt_writer *w;
-    DL_TRY(dl_ckpt_writer_begin(&w, path, "gpt", &m->cfg, sizeof m->cfg));
+    float *host;
+    DL_TRY(dl_alloc((void **)&host, m->n_params * sizeof(float)));
+    dl_status s = dl_gpt_params_to_host(m, host);
+    dl_ckpt_writer *w = NULL;
+    if (s == DL_OK) s = dl_ckpt_writer_begin(&w, path, "gpt", &m->cfg, sizeof m->cfg);
+    if (s != DL_OK) return dl_free(host), s;
     for (int i = 0; i < DL_GPT_N_TENSORS; i++) {
         int64_t shape[3] = {t[i].shape[0], t[i].shape[1], t[i].shape[2]};
-        dl_ckpt_writer_add_tensor(w, t[i].name, DL_CKPT_F32, m->p[i], t[i].ndim, shape);
+        dl_ckpt_writer_add_tensor(w, t[i].name, DL_CKPT_F32, host + t[i].offset, t[i].ndim, shape);
     }
     dl_ckpt_writer_add_u64(w, "step", (uint64_t)step);
-    return dl_ckpt_writer_commit(w);
+    s = dl_ckpt_writer_commit(w);
+    dl_free(host);
+    return s;
 }
 
 /* Sample `n` fortunes-to-be (each starts after a separator, as a fortune does), print them
@@ -127,12 +138,17 @@ int stack_train_gpt(dlb_run *run, const stack_config *cfg) {
     }
     /* lr 3e-3 beat 1e-3 on the default run: val 1.92 vs 2.17 nats/char after 1000 steps */
     const long eval_every = steps / 10 > 0 ? steps / 10 : 1;
-    s = dl_gpt_create(&m, &gc, B, T, "fast");
+    s = dl_gpt_create(&m, &gc, B, T, stack_variants(cfg));
     dl_rng rng;
     dl_rng_seed(&rng, cfg->seed);
     if (s == DL_OK) s = dl_gpt_init(&m, &rng);
-    if (s == DL_OK) s = dl_calloc((void **)&mom, m.n_params * sizeof(float));
-    if (s == DL_OK) s = dl_calloc((void **)&var, m.n_params * sizeof(float));
+    const dl_variant *opt = NULL;
+    if (s == DL_OK) s = dl_backend_variant(m.ops, "optim", &opt);
+    /* AdamW's moments live where the parameters do. */
+    if (s == DL_OK) s = m.ops->alloc((void **)&mom, m.n_params * sizeof(float));
+    if (s == DL_OK) s = m.ops->zero(mom, m.n_params * sizeof(float));
+    if (s == DL_OK) s = m.ops->alloc((void **)&var, m.n_params * sizeof(float));
+    if (s == DL_OK) s = m.ops->zero(var, m.n_params * sizeof(float));
     if (s == DL_OK) s = dl_alloc((void **)&x, (size_t)B * T * sizeof(int));
     if (s == DL_OK) s = dl_alloc((void **)&y, (size_t)B * T * sizeof(int));
     if (s != DL_OK) goto done;
@@ -148,8 +164,11 @@ int stack_train_gpt(dlb_run *run, const stack_config *cfg) {
     dlb_run_metric(run, "gpt_mem_grads_bytes", (double)mem.grads, "bytes");
     dlb_run_metric(run, "gpt_mem_optimizer_bytes", (double)mem.optimizer, "bytes");
     dlb_run_metric(run, "gpt_mem_activations_bytes", (double)mem.activations, "bytes");
+    printf("GPT on %s: embedding %s, layernorm %s, linear %s, attention %s, gelu %s, residual %s, "
+           "softmax_xent %s, optim %s\n",
+           m.ops->name, m.embedding->name, m.layernorm->name, m.linear->name, m.attention->name,
+           m.gelu->name, m.residual->name, m.xent->name, opt->name);
 
-    const dl_variant *opt = dl_optim_best();
     dl_gpt_tensor tens[DL_GPT_N_TENSORS];
     dl_gpt_tensors(&gc, tens);
     dl_lr_schedule lr = dl_lr_cosine(3e-3f, 3e-4f, steps / 20 + 1, steps + 1);
@@ -173,7 +192,7 @@ int stack_train_gpt(dlb_run *run, const stack_config *cfg) {
         if (s == DL_OK) s = dl_gpt_forward(&m, x, y, B, T, &loss);
         if (s == DL_OK) s = dl_gpt_backward(&m);
         dl_grad_span span = {m.grads, m.n_params};
-        if (s == DL_OK) s = dl_clip_grad_norm(&span, 1, 1.0, &norm);
+        if (s == DL_OK) s = dl_clip_grad_norm_on(m.ops->device, &span, 1, 1.0, &norm);
         for (int i = 0; i < DL_GPT_N_TENSORS && s == DL_OK; i++) {
             dl_adamw_args a = {.n = tens[i].size, .param = m.p[i], .grad = m.g[i], .m = mom + tens[i].offset,
                                .v = var + tens[i].offset, .lr = dl_lr_at(&lr, step), .beta1 = 0.9f,
@@ -225,7 +244,8 @@ int stack_train_gpt(dlb_run *run, const stack_config *cfg) {
 done:
     if (s != DL_OK) fprintf(stderr, "gpt: %s\n", dl_last_error());
     dlb_table_free(curve);
-    dl_free(mom), dl_free(var), dl_free(x), dl_free(y);
+    if (m.ops) m.ops->free(mom), m.ops->free(var);
+    dl_free(x), dl_free(y);
     dl_gpt_free(&m);
     dl_text_corpus_free(&corpus);
     return s == DL_OK ? 0 : -1;

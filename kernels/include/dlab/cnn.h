@@ -12,7 +12,12 @@
  * Like mlp.h: parameters, gradients and activations each live in one allocation (plus one
  * for the pools' argmax indices), with named pointers into it, so an optimizer sees the
  * parameters as one flat array. "ref" builds the model from every family's ref variant (the
- * oracle for tests), "fast" from the fastest CPU variant of each family.
+ * oracle for tests), "fast" from the fastest CPU variant of each family, "cuda" from the
+ * CUDA backend's (cuDNN conv2d, own maxpool, cuBLAS linear, own relu and softmax_xent).
+ * As in mlp.h, every buffer belongs to the backend the model was created with (m->ops): on
+ * "cuda" the named pointers are DEVICE memory, the API takes host x and targets, the mean
+ * loss and dl_cnn_correct's logits come back to the host, and dl_cnn_params_to_host /
+ * _from_host move the parameters (init computes on the host and uploads).
  *
  * Left out: batch norm, dropout, strides other than the pools', colour inputs (the input has
  * one channel), data augmentation (the trainer's business).
@@ -22,6 +27,7 @@
 
 #include <stddef.h>
 
+#include "backend.h"
 #include "core.h"
 #include "mlp.h" /* dl_mem_report */
 #include "registry.h"
@@ -66,27 +72,37 @@ typedef struct dl_cnn {
     int *ints; /* one allocation: pool1_argmax (B,C1,h1,w1), pool2_argmax (B,C2,h2,w2), targets (B) */
     size_t n_ints;
     int *pool1_argmax, *pool2_argmax, *targets;
+    float *mean_loss_dev; /* (1) where a non-CPU softmax_xent writes the mean loss; NULL on CPU */
     int batch; /* images of the last forward */
     const dl_variant *conv, *pool, *linear, *relu, *xent;
+    const dl_ops *ops; /* the backend every buffer above belongs to */
 } dl_cnn;
 
-/* Allocate a model for batches of up to max_batch images. variants: "ref" or "fast".
- * A bad config is DL_ERR_ARG naming the field (in_h, in_w < 4; c1, c2, hidden, classes < 1).
+/* Allocate a model for batches of up to max_batch images. variants: "ref", "fast" or "cuda".
+ * A bad config is DL_ERR_ARG naming the field (in_h, in_w < 4; c1, c2, hidden, classes < 1);
+ * "cuda" without a GPU or a CUDA build is DL_ERR_DEVICE, the message saying why.
  * Parameters are zero until dl_cnn_init. */
 dl_status dl_cnn_create(dl_cnn *m, const dl_cnn_config *cfg, int max_batch, const char *variants);
 void dl_cnn_free(dl_cnn *m);
 
-/* Kaiming-uniform weights (fan-in: C_in·5·5 for convs, inputs for linears), zero biases. */
+/* Kaiming-uniform weights (fan-in: C_in·5·5 for convs, inputs for linears), zero biases.
+ * Computed on the host and uploaded: the same rng gives the same weights on every device. */
 dl_status dl_cnn_init(dl_cnn *m, dl_rng *rng);
 
-/* Forward B images x (B,1,in_h,in_w). With targets (B), also the mean cross-entropy in *loss
- * (may be NULL); without, only the logits (m->logits). */
+/* Copy the n_params parameters (in m->params order) to or from host memory. */
+dl_status dl_cnn_params_to_host(const dl_cnn *m, float *host);
+dl_status dl_cnn_params_from_host(dl_cnn *m, const float *host);
+
+/* Forward B images x (B,1,in_h,in_w), host memory. With targets (B, host), also the mean
+ * cross-entropy in *loss (may be NULL); without, only the logits (m->logits, on the model's
+ * device). On "cuda" a target outside [0, classes) is DL_ERR_ARG, checked on the host. */
 dl_status dl_cnn_forward(dl_cnn *m, const float *x, const int *targets, int B, float *loss);
 
 /* Gradients of the last forward's mean loss into m->grads (zeroed first). */
 dl_status dl_cnn_backward(dl_cnn *m);
 
-/* Correct predictions (argmax of the logits) among the last forward's images. */
+/* Correct predictions (argmax of the logits) among the last forward's images; targets is
+ * host memory. -1 when the logits cannot be copied back from the device; never on the CPU. */
 int dl_cnn_correct(const dl_cnn *m, const int *targets);
 
 /* Bytes of parameters, gradients and activations (incl. argmax indices and targets);

@@ -9,18 +9,28 @@
  * in one allocation with named pointers into it (llm.c's layout: every per-layer tensor is
  * stored for all layers contiguously, layer l at offset l·size). Ops run through the
  * registry: "ref" builds the model from every family's ref variant (the oracle for tests),
- * "fast" from the fastest CPU variant of each (for attention, dl_attention_best). Either may
- * name its attention variant instead ("fast,attention=flash_avx512"): a flash variant keeps
- * the per-row log-sum-exp lse, (L,B,NH,T), where a materialized one keeps att, (L,B,NH,T,T).
+ * "fast" from the fastest CPU variant of each (for attention, dl_attention_best), "cuda" from
+ * the CUDA backend's (cuBLAS linear, own kernels for the rest, attention "cuda_flash"). Each
+ * may name its attention variant instead ("fast,attention=flash_avx512"; on "cuda" a CUDA
+ * one): a flash variant keeps the per-row log-sum-exp lse, (L,B,NH,T), where a materialized
+ * one keeps att, (L,B,NH,T,T).
+ *
+ * Where the buffers live (as mlp.h): every buffer belongs to the backend the model was
+ * created with (m->ops). On "cuda" params, grads, activations, tokens and targets are DEVICE
+ * memory and the host must not read them through m->p, m->a, ...; the API takes host tokens
+ * and targets, returns the mean loss to the host, and dl_gpt_params_to_host / _from_host
+ * move the parameters (init computes them on the host and uploads: the same rng gives the
+ * same weights on every device). On "ref" and "fast" everything is host memory, as before.
  *
  * Left out: dropout, bias-free layers, KV caching (generation re-runs the forward on
- * the whole window for every new token), mixed precision, GPU execution.
+ * the whole window for every new token), mixed precision.
  */
 #ifndef DLAB_GPT_H
 #define DLAB_GPT_H
 
 #include <stddef.h>
 
+#include "backend.h"
 #include "core.h"
 #include "mlp.h" /* dl_mem_report */
 #include "registry.h"
@@ -86,28 +96,42 @@ typedef struct dl_gpt {
     size_t n_acts, n_grad_acts;    /* floats in each (the gradient copy skips att, means, probs) */
     dl_gpt_acts a, da;
     int *tokens, *targets; /* (max_B·max_T) copies of the last forward's inputs and targets */
+    float *mean_loss_dev; /* (1) where a non-CPU softmax_xent writes the mean loss; NULL on CPU */
     int B, T;     /* shape of the last forward */
     bool has_targets;
     const dl_variant *embedding, *layernorm, *linear, *attention, *gelu, *residual, *xent;
+    const dl_ops *ops; /* the backend every buffer above belongs to */
 } dl_gpt;
 
 /* Allocate a model for batches of up to max_B sequences of up to max_T tokens
- * (max_T <= block_size). variants: "ref" or "fast", optionally followed by ",attention=NAME"
- * to pick the attention variant by its registry name (e.g. "ref,attention=flash": every op
- * the oracle except attention). A bad config is DL_ERR_ARG naming the fields ("n_head=3 does
- * not divide n_embd=8"), as is an unknown or unavailable attention name. Activations hold
- * att only when the attention variant materializes it (dl_attention_materializes), lse
- * otherwise. Parameters are zero until dl_gpt_init. */
+ * (max_T <= block_size). variants: "ref", "fast" or "cuda", optionally followed by
+ * ",attention=NAME" to pick the attention variant by its registry name (e.g.
+ * "ref,attention=flash": every op the oracle except attention); the name must be a variant of
+ * the same device. A bad config is DL_ERR_ARG naming the fields ("n_head=3 does not divide
+ * n_embd=8"), as is an unknown or unavailable attention name. "cuda" without a GPU or a CUDA
+ * build is DL_ERR_DEVICE; "cuda" in a build where a family the GPT needs has no CUDA variant
+ * (attention "cuda_flash" not registered) is DL_ERR_UNSUPPORTED naming the family.
+ * Activations hold att only when the attention variant materializes it
+ * (dl_attention_materializes), lse otherwise. Parameters are zero until dl_gpt_init. */
 dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_T,
                         const char *variants);
 void dl_gpt_free(dl_gpt *m);
 
 /* GPT-2 initialisation: weights and embeddings N(0, 0.02²), the two residual projections
- * (attproj, fcproj) N(0, (0.02/√(2L))²), biases 0, layernorm gammas 1 and betas 0. */
+ * (attproj, fcproj) N(0, (0.02/√(2L))²), biases 0, layernorm gammas 1 and betas 0. Computed
+ * on the host and uploaded: the same rng gives the same weights on every device. */
 dl_status dl_gpt_init(dl_gpt *m, dl_rng *rng);
 
-/* Forward tokens (B,T). With targets (B,T), also the mean next-token cross-entropy in *loss
- * (may be NULL); with targets NULL only the logits (m->a.logits, (B,T,V)). */
+/* Copy the n_params parameters (laid out as dl_gpt_tensors says) to or from host memory.
+ * What trainers and checkpoints use instead of touching m->params. */
+dl_status dl_gpt_params_to_host(const dl_gpt *m, float *host);
+dl_status dl_gpt_params_from_host(dl_gpt *m, const float *host);
+
+/* Forward tokens (B,T), host memory. With targets (B,T, host), also the mean next-token
+ * cross-entropy in *loss (may be NULL); with targets NULL only the logits (m->a.logits,
+ * (B,T,V), on the model's device). On "cuda" a token outside [0,V) or a target outside
+ * [0,V) other than DL_XENT_IGNORE is DL_ERR_ARG, checked on the host before the copy (the
+ * CUDA kernels would only turn it into NaN). */
 dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B, int T, float *loss);
 
 /* Gradients of the last forward's mean loss into m->grads (zeroed first). DL_ERR_ARG when

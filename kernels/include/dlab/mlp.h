@@ -8,7 +8,17 @@
  *   x (B, in) → [W_l (out_l, in_l), b_l (out_l)] … → logits (B, classes) → loss
  *
  * The ops run through the registry: "ref" builds the model from every family's ref variant
- * (slow, the oracle for tests), "fast" from the fastest CPU variant of each family.
+ * (slow, the oracle for tests), "fast" from the fastest CPU variant of each family, "cuda"
+ * from the CUDA backend's (cuBLAS linear, own relu and softmax_xent kernels).
+ *
+ * Where the buffers live. The model keeps the backend table it was created with (m->ops) and
+ * allocates every buffer with it: on "cuda", params, grads, acts, targets are DEVICE memory,
+ * and the named pointers (W, b, act, ...) point into device memory — the host must not read
+ * them. The API still takes and returns host data: forward copies x and targets in, the mean
+ * loss comes back to *loss, dl_mlp_correct copies the logits back, and
+ * dl_mlp_params_to_host / _from_host move the parameters (init computes them on the host and
+ * uploads, so the same seed gives the same weights on every device). On "ref" and "fast"
+ * everything is host memory, as before, and may be read directly.
  * Left out: dropout, batch norm, other activations (the ops exist; the MLP keeps to ReLU).
  */
 #ifndef DLAB_MLP_H
@@ -16,6 +26,7 @@
 
 #include <stddef.h>
 
+#include "backend.h"
 #include "core.h"
 #include "registry.h"
 #include "status.h"
@@ -57,27 +68,40 @@ typedef struct dl_mlp {
     float *dact[DL_MLP_MAX_LAYERS + 1], *dpre[DL_MLP_MAX_LAYERS];
     float *probs, *losses;
     int *targets;
+    float *mean_loss_dev; /* (1) where a non-CPU softmax_xent writes the mean loss; NULL on CPU */
     int batch; /* rows of the last forward */
     const dl_variant *linear, *relu, *xent;
+    const dl_ops *ops; /* the backend every buffer above belongs to */
 } dl_mlp;
 
-/* Allocate a model for batches of up to max_batch rows. variants: "ref" or "fast".
- * Bad shapes (a width < 1, too many layers) are DL_ERR_ARG. Parameters are zero until
+/* Allocate a model for batches of up to max_batch rows. variants: "ref", "fast" or "cuda".
+ * Bad shapes (a width < 1, too many layers) are DL_ERR_ARG; "cuda" without a GPU or without
+ * a CUDA build is DL_ERR_DEVICE (the message says why). Parameters are zero until
  * dl_mlp_init. */
 dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, const char *variants);
 void dl_mlp_free(dl_mlp *m);
 
-/* Kaiming-uniform weights (fan-in, for ReLU), zero biases, from rng. */
+/* Kaiming-uniform weights (fan-in, for ReLU), zero biases, from rng. Computed on the host
+ * and uploaded: the same rng gives the same weights on every device. */
 dl_status dl_mlp_init(dl_mlp *m, dl_rng *rng);
 
-/* Forward B rows of x (B, inputs). With targets (B), also the mean cross-entropy in *loss
- * (may be NULL); without, only the logits (m->act[m->n_layers]). */
+/* Copy the n_params parameters (in m->params order: W_l then b_l per layer) to or from host
+ * memory. What trainers and checkpoints use instead of touching m->params. */
+dl_status dl_mlp_params_to_host(const dl_mlp *m, float *host);
+dl_status dl_mlp_params_from_host(dl_mlp *m, const float *host);
+
+/* Forward B rows of x (B, inputs), host memory. With targets (B, host), also the mean
+ * cross-entropy in *loss (may be NULL); without, only the logits (m->act[m->n_layers], on
+ * the model's device). On "cuda" a target outside [0, classes) is DL_ERR_ARG here, checked
+ * on the host before the copy (the CUDA loss would only turn it into a NaN). */
 dl_status dl_mlp_forward(dl_mlp *m, const float *x, const int *targets, int B, float *loss);
 
 /* Gradients of the last forward's mean loss into m->grads (zeroed first). */
 dl_status dl_mlp_backward(dl_mlp *m);
 
-/* Correct predictions (argmax of the logits) among the last forward's rows. */
+/* Correct predictions (argmax of the logits) among the last forward's rows; targets is host
+ * memory. -1 when the logits cannot be copied back from the device (dl_last_error says
+ * why); never on the CPU. */
 int dl_mlp_correct(const dl_mlp *m, const int *targets);
 
 /* Bytes of parameters, gradients and activations (optimizer state is the trainer's: 0). */

@@ -27,9 +27,9 @@
  *
  * Buffers are the caller's: momentum_buf, m and v start zeroed and persist across steps.
  * Variants "cuda" update device memory with the CPU's exact arithmetic (no fused multiply-add).
- * Not here: other optimizers (Adagrad, LAMB, ...), fused multi-tensor updates, a CUDA
- * gradient clip (dl_clip_grad_norm is host-only), and NaN handling — a NaN gradient makes
- * NaN weights; clip first (dl_clip_grad_norm reports non-finite gradients).
+ * Not here: other optimizers (Adagrad, LAMB, ...), fused multi-tensor updates, and NaN
+ * handling — a NaN gradient makes NaN weights; clip first (dl_clip_grad_norm and its CUDA
+ * twin dl_clip_grad_norm_cuda report non-finite gradients).
  */
 #ifndef DLAB_OPTIM_H
 #define DLAB_OPTIM_H
@@ -111,6 +111,27 @@ typedef struct dl_grad_span {
  * non-finite norm, and DL_ERR_ARG says which buffer and index hold the first bad value — the
  * caller decides (skip the step, lower the loss scale, stop). */
 dl_status dl_clip_grad_norm(const dl_grad_span *bufs, int count, double max_norm, double *norm_out);
+
+/* The argument checks of the clips below: DL_OK, or DL_ERR_ARG naming the first bad one
+ * (norm_out NULL, count < 0, bufs NULL, max_norm not > 0, a NULL ptr with n > 0). */
+dl_status dl_clip_grad_norm_check(const dl_grad_span *bufs, int count, double max_norm,
+                                  const double *norm_out);
+
+/* dl_clip_grad_norm on DEVICE pointers (optim_clip.cu), with the same contract: the norm in
+ * double (per-thread double sums, a fixed grid and a fixed order of joining them, so the same
+ * bits every run — though not the CPU's bits: another order of additions), returned in
+ * *norm_out on the host; the same scale max_norm/norm applied by a kernel; a non-finite norm
+ * leaves the buffers alone and DL_ERR_ARG names the first buffer and index holding a NaN or
+ * ±inf. Waits for the GPU (the host needs the norm). DL_ERR_DEVICE in a build without CUDA or
+ * on a machine without a GPU; DL_ERR_ARG for a host pointer. */
+dl_status dl_clip_grad_norm_cuda(const dl_grad_span *bufs, int count, double max_norm,
+                                 double *norm_out);
+
+/* The clip for buffers that live on `device`: dl_clip_grad_norm for DL_DEVICE_CPU,
+ * dl_clip_grad_norm_cuda for DL_DEVICE_CUDA. What a trainer calls with its model's
+ * ops->device. */
+dl_status dl_clip_grad_norm_on(dl_device device, const dl_grad_span *bufs, int count,
+                               double max_norm, double *norm_out);
 
 /* ----------------------------------------------------------------- schedules */
 

@@ -4,6 +4,7 @@
  * digits (and overflow above ~1.8e19 per element), while double holds the square of any
  * finite float and a sum of 10^9 of them. Eight independent accumulators per buffer, joined
  * in a fixed order, keep the result the same every run and let the adds pipeline.
+ * The CUDA twin (device pointers) is optim_clip.cu; dl_clip_grad_norm_on picks by device.
  * Left out: per-parameter or per-layer clipping, clipping by value, and a parallel norm
  * (one pass over the gradients is small next to the step that produced them).
  */
@@ -23,16 +24,29 @@ static double sum_of_squares(const float *x, size_t n) {
            ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
-dl_status dl_clip_grad_norm(const dl_grad_span *bufs, int count, double max_norm,
-                            double *norm_out) {
-    if (!norm_out) return DL_FAIL(DL_ERR_ARG, "norm_out is NULL");
-    *norm_out = NAN;
-    if (count < 0) return DL_FAIL(DL_ERR_ARG, "count=%d is negative", count);
-    if (count > 0 && !bufs) return DL_FAIL(DL_ERR_ARG, "bufs is NULL with count=%d", count);
-    if (!(max_norm > 0.0)) return DL_FAIL(DL_ERR_ARG, "max_norm=%g is not > 0", max_norm);
+/* `where` names the public function in messages ("dl_clip_grad_norm: max_norm=0 is not > 0"). */
+static dl_status check_args(const dl_grad_span *bufs, int count, double max_norm,
+                            const double *norm_out, const char *where) {
+    if (!norm_out) return dl_fail_at(DL_ERR_ARG, where, "norm_out is NULL");
+    if (count < 0) return dl_fail_at(DL_ERR_ARG, where, "count=%d is negative", count);
+    if (count > 0 && !bufs)
+        return dl_fail_at(DL_ERR_ARG, where, "bufs is NULL with count=%d", count);
+    if (!(max_norm > 0.0)) return dl_fail_at(DL_ERR_ARG, where, "max_norm=%g is not > 0", max_norm);
     for (int b = 0; b < count; b++)
         if (bufs[b].n > 0 && !bufs[b].ptr)
-            return DL_FAIL(DL_ERR_ARG, "bufs[%d].ptr is NULL with n=%zu", b, bufs[b].n);
+            return dl_fail_at(DL_ERR_ARG, where, "bufs[%d].ptr is NULL with n=%zu", b, bufs[b].n);
+    return DL_OK;
+}
+
+dl_status dl_clip_grad_norm_check(const dl_grad_span *bufs, int count, double max_norm,
+                                  const double *norm_out) {
+    return check_args(bufs, count, max_norm, norm_out, __func__);
+}
+
+dl_status dl_clip_grad_norm(const dl_grad_span *bufs, int count, double max_norm,
+                            double *norm_out) {
+    if (norm_out) *norm_out = NAN;
+    DL_TRY(check_args(bufs, count, max_norm, norm_out, __func__));
 
     double total = 0.0;
     for (int b = 0; b < count; b++)
@@ -60,3 +74,22 @@ dl_status dl_clip_grad_norm(const dl_grad_span *bufs, int count, double max_norm
     }
     return DL_OK;
 }
+
+dl_status dl_clip_grad_norm_on(dl_device device, const dl_grad_span *bufs, int count,
+                               double max_norm, double *norm_out) {
+    switch (device) {
+    case DL_DEVICE_CPU: return dl_clip_grad_norm(bufs, count, max_norm, norm_out);
+    case DL_DEVICE_CUDA: return dl_clip_grad_norm_cuda(bufs, count, max_norm, norm_out);
+    }
+    if (norm_out) *norm_out = NAN;
+    return DL_FAIL(DL_ERR_ARG, "device %d is neither the CPU nor CUDA", (int)device);
+}
+
+#ifndef DL_HAVE_CUDA
+dl_status dl_clip_grad_norm_cuda(const dl_grad_span *bufs, int count, double max_norm,
+                                 double *norm_out) {
+    (void)bufs, (void)count, (void)max_norm;
+    if (norm_out) *norm_out = NAN;
+    return DL_FAIL(DL_ERR_DEVICE, "this build has no CUDA (nvcc was not found at build time)");
+}
+#endif
