@@ -25,8 +25,8 @@
  * Two kinds of variant (dl_attention_materializes tells which):
  *   materialized (ref, omp_avx512, omp_avx2): write att (and preatt) as above, T×T per head:
  *     dl_attention_scores_bytes; they ignore lse.
- *   flash (flash, flash_avx512, flash_avx2): never read or write att or preatt (both may be
- *     NULL). Per block of query rows they walk the keys in blocks and keep, per row, a running
+ *   flash (flash, flash_avx512, flash_avx2, and cuda_flash on device pointers): never read
+ *     or write att or preatt (both may be NULL). Per block of query rows they walk the keys in blocks and keep, per row, a running
  *     max m, normalizer l and unnormalized output O (FlashAttention, Dao et al. 2022; the
  *     online softmax of Milakov & Gimelshein 2018): for each key block, S = q·kᵀ·scale,
  *     m' = max(m, max S), P = e^(S − m'), l = l·e^(m − m') + ΣP, O = O·e^(m − m') + P·V;

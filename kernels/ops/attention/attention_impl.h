@@ -25,4 +25,17 @@ dl_status dl_attention_flash_avx512_backward(const dl_attention_args *a);
 dl_status dl_attention_flash_avx2_forward(const dl_attention_args *a);
 dl_status dl_attention_flash_avx2_backward(const dl_attention_args *a);
 
+#ifdef DL_HAVE_CUDA
+#ifdef __cplusplus
+extern "C" {
+#endif
+bool dl_cuda_available(void); /* matmul_cuda.cu: a GPU is present */
+/* attention.cu: the flash forward/backward on the GPU, device pointers, hs <= 128 */
+dl_status dl_attention_cuda_flash_forward(const dl_attention_args *a);
+dl_status dl_attention_cuda_flash_backward(const dl_attention_args *a);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 #endif

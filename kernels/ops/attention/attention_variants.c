@@ -36,8 +36,28 @@ VARIANT(v_flash_avx2, "flash_avx2", "flash over 64-key tiles, OpenMP over (b,h),
         dl_cpu_has_avx2_fma, dl_attention_flash_avx2_forward, dl_attention_flash_avx2_backward,
         false, dl_attention_flash_cost)
 
-const dl_variant *const dl_attention_variant_table[] = {&v_ref,   &v_avx512,       &v_avx2,
-                                                        &v_flash, &v_flash_avx512, &v_flash_avx2};
+#ifdef DL_HAVE_CUDA
+/* The GPU's flash attention (attention.cu): device pointers. Not a candidate for
+ * dl_attention_best, which picks among the CPU rows above; the CUDA backend names it. */
+static const dl_attention_impl v_cuda_flash_impl = {
+    dl_attention_cuda_flash_forward, dl_attention_cuda_flash_backward, false};
+static const dl_variant v_cuda_flash = {.family = "attention",
+                                        .name = "cuda_flash",
+                                        .summary = "flash over 32-key tiles, a block per 64 "
+                                                   "query rows; deterministic two-pass backward; "
+                                                   "hs <= 128; device pointers",
+                                        .device = DL_DEVICE_CUDA,
+                                        .available = dl_cuda_available,
+                                        .impl = &v_cuda_flash_impl,
+                                        .cost = dl_attention_flash_cost};
+#endif
+
+const dl_variant *const dl_attention_variant_table[] = {
+    &v_ref, &v_avx512, &v_avx2, &v_flash, &v_flash_avx512, &v_flash_avx2,
+#ifdef DL_HAVE_CUDA
+    &v_cuda_flash,
+#endif
+};
 const int dl_attention_variant_count =
     (int)(sizeof dl_attention_variant_table / sizeof dl_attention_variant_table[0]);
 
