@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
     long max_v = default_max_v, budget = default_budget;
     const dlb_opt extra[] = {
         {"--max-v", DLB_OPT_INT, &max_v, "largest vocabulary of the sweep (--quick: 65536)", 64,
-         1L << 28},
+         1L << 26},
         {"--budget", DLB_OPT_INT, &budget,
          "most elements N·V per call; fewer rows at large V (--quick: 2^21)", 1L << 16, 1L << 30},
         {NULL, DLB_OPT_FLAG, NULL, NULL, 0, 0},

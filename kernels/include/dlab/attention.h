@@ -26,10 +26,11 @@
  *   materialized (ref, omp_avx512, omp_avx2): write att (and preatt) as above, T×T per head:
  *     dl_attention_scores_bytes; they ignore lse.
  *   flash (flash, flash_avx512, flash_avx2, and cuda_flash on device pointers): never read
- *     or write att or preatt (both may be NULL). Per block of query rows they walk the keys in blocks and keep, per row, a running
- *     max m, normalizer l and unnormalized output O (FlashAttention, Dao et al. 2022; the
- *     online softmax of Milakov & Gimelshein 2018): for each key block, S = q·kᵀ·scale,
- *     m' = max(m, max S), P = e^(S − m'), l = l·e^(m − m') + ΣP, O = O·e^(m − m') + P·V;
+ *     or write att or preatt (both may be NULL). Per block of query rows they walk the keys
+ *     in blocks and keep, per row, a running max m, normalizer l and unnormalized output O
+ *     (FlashAttention, Dao et al. 2022; the online softmax of Milakov & Gimelshein 2018):
+ *     for each key block, S = q·kᵀ·scale, m' = max(m, max S), P = e^(S − m'),
+ *     l = l·e^(m − m') + ΣP, O = O·e^(m − m') + P·V;
  *     at the end out = O / l. The forward writes lse = m + log l per row when lse is not NULL.
  *     The backward (FlashAttention-2) recomputes P = e^(S − lse) tile by tile, so it needs
  *     lse from the forward and ALSO READS out (for D_t = Σ dout_t · out_t, which replaces

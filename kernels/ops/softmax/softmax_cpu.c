@@ -182,13 +182,21 @@ static inline __attribute__((always_inline)) DL_TARGET_AVX512 float max_avx512(c
 }
 
 /* Σ e^(x − m) over n elements; if e is not NULL the exponentials are also stored there.
- * A NaN x makes the sum NaN. Two sums hide the add latency. */
+ * A NaN x makes the sum NaN. Two sums hide the add latency.
+ * ahead (or NULL): the data wanted next, prefetched into L2 one line per 16 elements while
+ * this pass computes — the exp pass reads from cache and leaves DRAM idle, so this is where
+ * the next rows' (or chunks') loads can overlap with arithmetic. A prefetch never faults,
+ * so running past the end of the input is harmless. */
 static inline __attribute__((always_inline)) DL_TARGET_AVX512 float
-sum_exp_avx512(const float *x, int n, float m, float *e) {
+sum_exp_avx512(const float *x, int n, float m, float *e, const float *ahead) {
     const __m512 vm = _mm512_set1_ps(m);
     __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
     int j = 0;
     for (; j + 32 <= n; j += 32) {
+        if (ahead) {
+            _mm_prefetch((const char *)(ahead + j), _MM_HINT_T1);
+            _mm_prefetch((const char *)(ahead + j + 16), _MM_HINT_T1);
+        }
         const __m512 e0 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
         const __m512 e1 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j + 16), vm));
         if (e) _mm512_storeu_ps(e + j, e0), _mm512_storeu_ps(e + j + 16, e1);
@@ -216,7 +224,7 @@ DL_TARGET_AVX512 static void safe_row_avx512(const float *x, float *y, int V, fl
                                              bool stream) {
     (void)tmp;
     const float m = max_avx512(x, V);
-    const float d = sum_exp_avx512(x, V, m, NULL);
+    const float d = sum_exp_avx512(x, V, m, NULL, NULL);
     if (!row_defined(m, d)) {
         fill_nan(y, V);
         return;
@@ -253,7 +261,7 @@ DL_TARGET_AVX512 static void safe_row_cached_avx512(const float *x, float *y, in
         fill_nan(y, V);
         return;
     }
-    const float d = sum_exp_avx512(x, V, m, tmp);
+    const float d = sum_exp_avx512(x, V, m, tmp, x + V); /* prefetch the next row */
     if (!row_defined(m, d)) {
         fill_nan(y, V);
         return;
@@ -274,7 +282,8 @@ DL_TARGET_AVX512 static void online_row_cached_avx512(const float *x, float *y, 
     for (int c = 0, j0 = 0; j0 < V; j0 += CHUNK, c++) {
         const int n = V - j0 < CHUNK ? V - j0 : CHUNK;
         const float mc = max_avx512(x + j0, n);
-        const float dc = sum_exp_avx512(x + j0, n, mc == -INFINITY ? 0.0f : mc, tmp + j0);
+        /* prefetch the next chunk (past the last one: the next row's first) */
+        const float dc = sum_exp_avx512(x + j0, n, mc == -INFINITY ? 0.0f : mc, tmp + j0, x + j0 + CHUNK);
         chunk_m[c] = mc;
         combine_fast(m, d, mc, dc, &m, &d);
     }
