@@ -30,7 +30,7 @@
 
 int main(int argc, char **argv) {
     // ------------------------------------------------------------------------------- setup
-    const long default_max_v = 4L << 20, quick_max_v = 1L << 16;
+    const long default_max_v = 1L << 24, quick_max_v = 1L << 16;
     const long default_budget = 1L << 26, quick_budget = 1L << 21;
     long max_v = default_max_v, budget = default_budget;
     const dlb_opt extra[] = {

@@ -10,9 +10,9 @@ dlb_opts sm_timing_opts(const sm_config *cfg) {
         o.max_samples = 8;
         o.max_time_s = 0.1;
     } else {
-        o.min_samples = 7;
-        o.max_samples = 15;
-        o.max_time_s = 0.4;
+        o.min_samples = 11;
+        o.max_samples = 21;
+        o.max_time_s = 0.6;
     }
     return o;
 }

@@ -156,9 +156,10 @@ emit_row(const float *src, float *y, int n, bool with_exp, float m, float f, boo
             const __mmask16 k = tail_mask(head);
             _mm512_mask_storeu_ps(y, k, emit_value(_mm512_maskz_loadu_ps(k, src), vm, vf, with_exp));
         }
+        /* rows_forward fences once per thread at the end (a fence per row or chunk would
+         * wait for every streamed line each time, and stall the next row's loads) */
         for (j = head; j + 16 <= n; j += 16)
             _mm512_stream_ps(y + j, emit_value(_mm512_loadu_ps(src + j), vm, vf, with_exp));
-        _mm_sfence(); /* order the streamed stores before whatever reads y next */
     } else {
         for (; j + 16 <= n; j += 16)
             _mm512_storeu_ps(y + j, emit_value(_mm512_loadu_ps(src + j), vm, vf, with_exp));
@@ -282,8 +283,8 @@ DL_TARGET_AVX512 static void online_row_cached_avx512(const float *x, float *y, 
     for (int c = 0, j0 = 0; j0 < V; j0 += CHUNK, c++) {
         const int n = V - j0 < CHUNK ? V - j0 : CHUNK;
         const float mc = max_avx512(x + j0, n);
-        /* prefetch the next chunk (past the last one: the next row's first) */
-        const float dc = sum_exp_avx512(x + j0, n, mc == -INFINITY ? 0.0f : mc, tmp + j0, x + j0 + CHUNK);
+        /* prefetch the same chunk of the next row, as safe does */
+        const float dc = sum_exp_avx512(x + j0, n, mc == -INFINITY ? 0.0f : mc, tmp + j0, x + j0 + V);
         chunk_m[c] = mc;
         combine_fast(m, d, mc, dc, &m, &d);
     }
@@ -379,6 +380,10 @@ static dl_status rows_forward(const dl_softmax_args *a, row_fn row, bool may_str
             row(a->inp + i * V, a->out + i * V, a->V, scratch ? scratch : a->out + i * V,
                 stream_rows);
         dl_free(scratch);
+#ifdef DL_HAVE_X86_TARGETS
+        /* Streamed stores are weakly ordered: make them visible before anyone reads y. */
+        if (stream_rows) _mm_sfence();
+#endif
     }
     return DL_OK;
 }
