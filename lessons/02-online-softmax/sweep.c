@@ -249,27 +249,35 @@ int sm_sweep(dlb_run *run, const sm_config *cfg) {
     const double big = cfg->llc_bytes > 0 ? 2.0 * cfg->llc_bytes : 0.0;
     int nbig = 0;
     for (int i = 0; i < npts; i++) nbig += 8.0 * pts[i].N * pts[i].V >= big;
-    double best_frac = 0.0, ratio_sum = 0.0, largest_ratio = NAN;
+    /* The fraction's denominator is the best copy this run saw at those sizes: the STREAM
+     * copy measured at the start or a memcpy beside a softmax point, whichever is higher
+     * (on a shared machine either one alone can catch a slow moment). */
+    double best_gbps = 0.0, copy_gbps = cfg->peak.copy_gbps, ratio_sum = 0.0;
+    double largest_ratio = NAN;
     long largest_v = 0;
     for (int i = 0; i < npts; i++) {
         const point *p = &pts[i];
         if (p->batch == 10 && p->V >= largest_v) largest_v = p->V, largest_ratio = p->ratio;
         if (nbig > 0 && 8.0 * p->N * p->V < big) continue;
         const double best = p->online_gbps > p->safe_gbps ? p->online_gbps : p->safe_gbps;
-        if (best / cfg->peak.copy_gbps > best_frac) best_frac = best / cfg->peak.copy_gbps;
+        if (best > best_gbps) best_gbps = best;
+        if (p->copy_gbps > copy_gbps) copy_gbps = p->copy_gbps;
         ratio_sum += p->ratio;
     }
     if (nbig == 0) nbig = npts;
+    const double best_frac = best_gbps / copy_gbps;
     for (int i = 0; i < npts; i++)
         if (pts[i].batch == 4000 && pts[i].V == 4096)
             dlb_run_metric(run, "online_vs_safe_speedup_v4096_batch4000", pts[i].ratio, "x");
     dlb_run_metric(run, "online_vs_safe_speedup", largest_ratio, "x");
     dlb_run_metric(run, "online_vs_safe_speedup_memory_bound_mean", ratio_sum / nbig, "x");
     dlb_run_metric(run, "softmax_best_bw_fraction", best_frac, "fraction");
-    dlb_run_metric(run, "softmax_copy_peak_gbps", cfg->peak.copy_gbps, "gbps");
+    dlb_run_metric(run, "softmax_best_gbps", best_gbps, "gbps");
+    dlb_run_metric(run, "softmax_copy_gbps", copy_gbps, "gbps");
+    dlb_run_metric(run, "stream_copy_gbps", cfg->peak.copy_gbps, "gbps");
     printf("online / safe at the largest V of batch 10 (V = %ld): %.3f×; best softmax at "
-           "memory-bound sizes: %.0f%% of the %.1f GB/s copy bandwidth\n\n",
-           largest_v, largest_ratio, 100 * best_frac, cfg->peak.copy_gbps);
+           "memory-bound sizes: %.1f GB/s, %.0f%% of the best copy this run measured (%.1f GB/s)\n\n",
+           largest_v, largest_ratio, best_gbps, 100 * best_frac, copy_gbps);
 done:
     dlb_table_free(t);
     dl_free(x), dl_free(y);
