@@ -20,7 +20,7 @@
  *                   paper's access counts decide the speed.
  *   V ≤ CACHED_MAX  the row and its exponentials stay in L2, so re-reading is free and the
  *                   exp is the cost: each e^x is computed once and stored, then rescaled.
- *                   safe: max pass, exp-and-sum pass, scale pass; online: per chunk of 1024
+ *                   safe: max pass, exp-and-sum pass, scale pass; online: per chunk of 4096
  *                   its max and exp-and-sum (x read once), merged with the pair rule, then
  *                   each chunk rescaled by e^(m_c − m)/d.
  * When the whole output is larger than the last-level cache they write it with
@@ -48,8 +48,9 @@
 #include "softmax_simd.h"
 
 /* Rows up to CACHED_MAX elements (256 KiB: x and its exponentials fit in a 1 MiB L2) take
- * the cached path of the AVX-512 variants; CHUNK is the online one's block (4 KiB, in L1). */
-enum { CACHED_MAX = 65536, CHUNK = 1024 };
+ * the cached path of the AVX-512 variants; CHUNK is the online one's block (16 KiB, in L1;
+ * 1024 measured ~10 % slower in cache: the per-chunk merge and rescale add up). */
+enum { CACHED_MAX = 65536, CHUNK = 4096 };
 
 static void fill_nan(float *y, int V) {
     for (int j = 0; j < V; j++) y[j] = NAN;
