@@ -396,6 +396,12 @@ static void gemm_thread(const dl_matmul_args *args, const gemm_blocking *g, thre
     /* Panel p of the slab starts at p·NR·kc_max for every KC step, so a thread packing a
      * short last step never writes into a panel that another thread still reads. */
     const ptrdiff_t panel_floats = (ptrdiff_t)nr * min_int(g->kc, K);
+    /* Unshared, each thread keeps its panels in slots of its own: thread t's i-th panel in
+     * slot t·per_thread + i. Indexing by panel number instead would be a race: the last NC
+     * block has fewer panels, so its split hands a thread panel numbers that another thread,
+     * still in the previous block, is reading (seen as rare wrong results with N ≫ NC). */
+    const int panels_max = (min_int(g->nc, N) + nr - 1) / nr;
+    const int per_thread = (panels_max + grid.tn - 1) / grid.tn;
 
     /* This thread's rows of C: part thread / tn of M, in whole micro-tiles. */
     const int rows_per_part = round_up((M + grid.tm - 1) / grid.tm, mr);
@@ -417,8 +423,9 @@ static void gemm_thread(const dl_matmul_args *args, const gemm_blocking *g, thre
 
             for (int p = pack_lo; p < pack_hi; p++) {
                 const int cols = min_int(nr, nc - p * nr);
+                const int slot = slab_shared ? p : thread * per_thread + (p - pack_lo);
                 pack_b_panel(args, pc, kc, jc + p * nr, cols, cols <= nr / 2 ? nr / 2 : nr,
-                             b_slab + p * panel_floats);
+                             b_slab + slot * panel_floats);
             }
             if (slab_shared) {
                 OMP_BARRIER
@@ -433,7 +440,8 @@ static void gemm_thread(const dl_matmul_args *args, const gemm_blocking *g, thre
                     const bool half = cols <= nr / 2;
                     const int width = half ? nr / 2 : nr;
                     const micro_kernel_fn kernel = half ? g->half_kernel : g->kernel;
-                    const float *b_panel = b_slab + p * panel_floats;
+                    const int slot = slab_shared ? p : thread * per_thread + (p - jr_lo);
+                    const float *b_panel = b_slab + slot * panel_floats;
 
                     for (int ir = 0; ir < mc; ir += mr) {
                         const int rows = min_int(mr, mc - ir);
@@ -472,8 +480,10 @@ static dl_status gemm_packed(const dl_matmul_args *a, const gemm_blocking *g) {
      * lines (16 floats), so every block starts on a line of its own: the kernels' aligned
      * loads need it, and threads packing neighbouring blocks never write the same line. */
     const int kc_max = min_int(g->kc, a->K);
-    const size_t b_slab_floats =
-        (size_t)round_up(kc_max * round_up(min_int(g->nc, a->N), g->nr), 16);
+    /* Panels of one NC block, plus one per thread: an unshared slab gives every thread
+     * ceil(panels / threads) slots of its own (see gemm_thread). */
+    const size_t b_slab_floats = (size_t)round_up(
+        kc_max * (round_up(min_int(g->nc, a->N), g->nr) + plan.threads * g->nr), 16);
     const size_t a_block_floats =
         (size_t)round_up(kc_max * round_up(min_int(g->mc, a->M), g->mr), 16);
     float *buffers = NULL;
