@@ -5,8 +5,8 @@
 #   make test             build everything, run unit tests, gradient checks, lesson smoke tests
 #   make test SANITIZE=1  the CPU tests under AddressSanitizer + UBSan (build-san/)
 #   make test-gpu         every CUDA variant against the CPU reference (needs a GPU)
-#   make bench            time every matmul variant; results/bench/
-#   make bench-gpu        the same plus every CUDA variant (needs a GPU)
+#   make bench            time every matmul variant; results/bench/ (and, with a GPU, the GPU benches)
+#   make bench-gpu        CUDA matmul variants, every CUDA op against the device peaks, training GPU vs CPU
 #   make install PREFIX=… headers, static libraries, pkg-config files (dlab.pc, dlbench.pc)
 #   make clean
 #
@@ -102,6 +102,9 @@ LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -lstdc++
 endif
 endif
 
+# A GPU that nvidia-smi lists, in a build with CUDA: `make bench` then also runs the GPU benchmarks.
+HAVE_GPU := $(if $(HAVE_CUDA),$(if $(shell nvidia-smi -L 2>/dev/null | grep -m1 '^GPU '),1))
+
 mark = $(if $(1),✓,✗)
 ifeq ($(MAKELEVEL),0)
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
@@ -110,6 +113,7 @@ $(info   $(call mark,$(HAVE_OPENMP)) OpenMP)
 $(info   $(call mark,$(HAVE_CUDA)) CUDA (nvcc$(if $(HAVE_CUDA), $(NVCC) -arch=$(CUDA_ARCH),: not found, CPU-only build)))
 $(info   $(call mark,$(HAVE_CUBLAS)) cuBLAS)
 $(info   $(call mark,$(HAVE_CUDNN)) cuDNN)
+$(info   $(call mark,$(HAVE_GPU)) GPU (nvidia-smi -L))
 $(info   $(call mark,$(HAVE_NCCL)) NCCL)
 $(info   $(call mark,$(HAVE_MPI)) MPI (mpicc))
 $(info   $(call mark,$(HAVE_OPENBLAS)) OpenBLAS)
@@ -211,9 +215,20 @@ test: all
 test-gpu: all
 	@BUILD=$(BUILD) scripts/run-tests --gpu
 
+# The GPU half of the benchmarks: every CUDA op against the device's measured peaks
+# (results/bench-gpu/), then training throughput of the MLP and the GPT, CPU then GPU.
+define BENCH_GPU_STEPS
+	$(BUILD)/bin/bench-ops_gpu
+	$(BUILD)/bin/bench-train_mlp
+	$(BUILD)/bin/bench-train_mlp --device cuda
+	$(BUILD)/bin/bench-train_gpt
+	$(BUILD)/bin/bench-train_gpt --device cuda
+endef
+
 bench: all
 	@mkdir -p results/bench
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bin/bench-matmul $(BENCH_ARGS)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bin/bench-matmul $(if $(HAVE_GPU),--device cuda) $(BENCH_ARGS)
+	$(if $(HAVE_GPU),$(BENCH_GPU_STEPS))
 
 # make install PREFIX=/usr/local: headers, static libraries and pkg-config files
 # (dlab.pc, dlbench.pc), so another program builds with `pkg-config --cflags --libs dlab`.
@@ -230,6 +245,7 @@ install: libs
 
 bench-gpu: all
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bin/bench-matmul --device cuda $(BENCH_ARGS)
+	$(BENCH_GPU_STEPS)
 
 clean:
 	rm -rf build build-san run
