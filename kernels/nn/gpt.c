@@ -11,6 +11,13 @@
  * Every buffer is the backend's (m->ops): allocated, zeroed, filled and read back only
  * through its table, so this file runs unchanged on the CPU and on CUDA. On the CPU those
  * calls are malloc, memset and memcpy: the same work as before the backend table.
+ *
+ * Adapters (lora.h): with m->lora set, the forward adds each targeted projection's low-rank
+ * update right after its linear, and the backward adds the adapter's input gradient right
+ * after the linear's, before anything reads it. With m->freeze_base the backward passes NULL
+ * for every base-parameter gradient (linears, layernorms, the tied head) and skips the
+ * embedding backward, whose only outputs are dwte and dwpe. Without adapters both paths are
+ * the plain GPT's, call for call.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +31,7 @@
 #include "dlab/linear.h"
 #include "dlab/residual.h"
 #include "dlab/softmax_xent.h"
+#include "lora_internal.h"
 
 dl_gpt_config dl_gpt_default_config(int vocab) {
     dl_gpt_config c = {.vocab = vocab, .block_size = 128, .n_layer = 4, .n_head = 4, .n_embd = 128};
@@ -279,6 +287,7 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
     float **p = m->p;
     const dl_ops *ops = m->ops;
     const bool on_cpu = ops->device == DL_DEVICE_CPU;
+    dl_lora *lo = m->lora;
     m->B = B, m->T = T, m->has_targets = false;
     if (!on_cpu) {
         DL_TRY(check_ids_on_host(tokens, N, V, false, "tokens"));
@@ -303,11 +312,15 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
         dl_linear_args q = {.N = N, .C = C, .OC = 3 * C, .inp = ln1, .weight = p[DL_GPT_QKVW] + (size_t)l * 3 * C * C,
                             .bias = p[DL_GPT_QKVB] + l * 3 * C, .out = qkv};
         DL_TRY(dl_linear_forward(m->linear, &q));
+        if (lo) /* q, k, v: the three C-wide slices of each 3C-wide qkv row */
+            for (int t = DL_LORA_Q; t <= DL_LORA_V; t++)
+                DL_TRY(dl_lora_forward_add(lo, l, (dl_lora_target)t, N, ln1, C, qkv + (t - DL_LORA_Q) * C, 3 * C));
         dl_attention_args at = attention_args(m, &lv, l);
         DL_TRY(dl_attention_forward(m->attention, &at));
         dl_linear_args pr = {.N = N, .C = C, .OC = C, .inp = atty, .weight = p[DL_GPT_ATTPROJW] + (size_t)l * C * C,
                              .bias = p[DL_GPT_ATTPROJB] + l * C, .out = attproj};
         DL_TRY(dl_linear_forward(m->linear, &pr));
+        if (lo) DL_TRY(dl_lora_forward_add(lo, l, DL_LORA_ATTN_PROJ, N, atty, C, attproj, C));
         dl_residual_args r2 = {.n = (size_t)N * C, .a = residual, .b = attproj, .out = res2};
         DL_TRY(dl_residual_forward(m->residual, &r2));
         dl_layernorm_args n2 = {.N = N, .C = C, .inp = res2, .gamma = p[DL_GPT_LN2W] + l * C,
@@ -317,12 +330,14 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
         dl_linear_args fc = {.N = N, .C = C, .OC = 4 * C, .inp = ln2, .weight = p[DL_GPT_FCW] + (size_t)l * 4 * C * C,
                              .bias = p[DL_GPT_FCB] + l * 4 * C, .out = fch};
         DL_TRY(dl_linear_forward(m->linear, &fc));
+        if (lo) DL_TRY(dl_lora_forward_add(lo, l, DL_LORA_FC, N, ln2, C, fch, 4 * C));
         dl_act_args ge = {.n = (size_t)N * 4 * C, .inp = fch, .out = fch_gelu};
         DL_TRY(dl_act_forward(m->gelu, &ge));
         dl_linear_args fp = {.N = N, .C = 4 * C, .OC = C, .inp = fch_gelu,
                              .weight = p[DL_GPT_FCPROJW] + (size_t)l * 4 * C * C,
                              .bias = p[DL_GPT_FCPROJB] + l * C, .out = fcproj};
         DL_TRY(dl_linear_forward(m->linear, &fp));
+        if (lo) DL_TRY(dl_lora_forward_add(lo, l, DL_LORA_FC_PROJ, N, fch_gelu, 4 * C, fcproj, C));
         dl_residual_args r3 = {.n = (size_t)N * C, .a = res2, .b = fcproj, .out = res3};
         DL_TRY(dl_residual_forward(m->residual, &r3));
     }
@@ -351,20 +366,25 @@ dl_status dl_gpt_backward(dl_gpt *m) {
     const int N = B * T;
     const layer_view lv = view_of(m);
     dl_gpt_acts *a = &m->a, *d = &m->da;
-    float **p = m->p, **g = m->g;
+    float **p = m->p;
+    dl_lora *lo = m->lora;
+    /* Frozen base: every base-parameter gradient pointer is NULL (not wanted), so G(...) is. */
+    const bool frozen = lo && m->freeze_base;
+#define G(i, offset) (frozen ? NULL : m->g[i] + (offset))
     DL_TRY(m->ops->zero(m->grads, m->n_params * sizeof(float)));
     DL_TRY(m->ops->zero(m->grad_act_mem, m->n_grad_acts * sizeof(float)));
+    if (lo) DL_TRY(dl_lora_zero_grads(lo));
 
     dl_softmax_xent_args xa = {.N = N, .V = V, .logits = a->logits, .targets = m->targets, .probs = a->probs,
                                .losses = a->losses, .dloss_scale = 1.0f, .dlogits = d->logits};
     DL_TRY(dl_softmax_xent_backward(m->xent, &xa));
     dl_linear_args head = {.N = N, .C = C, .OC = V, .inp = a->lnf, .weight = p[DL_GPT_WTE], .out = a->logits,
-                           .dout = d->logits, .dinp = d->lnf, .dweight = g[DL_GPT_WTE]};
+                           .dout = d->logits, .dinp = d->lnf, .dweight = G(DL_GPT_WTE, 0)};
     DL_TRY(dl_linear_backward(m->linear, &head));
     dl_layernorm_args nf = {.N = N, .C = C, .inp = a->residual3 + (L - 1) * lv.c, .gamma = p[DL_GPT_LNFW],
                             .beta = p[DL_GPT_LNFB], .out = a->lnf, .mean = a->lnf_mean, .rstd = a->lnf_rstd,
                             .dout = d->lnf, .dinp = d->residual3 + (L - 1) * lv.c,
-                            .dgamma = g[DL_GPT_LNFW], .dbeta = g[DL_GPT_LNFB]};
+                            .dgamma = G(DL_GPT_LNFW, 0), .dbeta = G(DL_GPT_LNFB, 0)};
     DL_TRY(dl_layernorm_backward(m->layernorm, &nf));
 
     for (int l = L - 1; l >= 0; l--) {
@@ -379,20 +399,24 @@ dl_status dl_gpt_backward(dl_gpt *m) {
         dl_linear_args fp = {.N = N, .C = 4 * C, .OC = C, .inp = a->fch_gelu + c4,
                              .weight = p[DL_GPT_FCPROJW] + (size_t)l * 4 * C * C, .bias = p[DL_GPT_FCPROJB] + l * C,
                              .out = a->fcproj + c, .dout = d->fcproj + c, .dinp = d->fch_gelu + c4,
-                             .dweight = g[DL_GPT_FCPROJW] + (size_t)l * 4 * C * C, .dbias = g[DL_GPT_FCPROJB] + l * C};
+                             .dweight = G(DL_GPT_FCPROJW, (size_t)l * 4 * C * C), .dbias = G(DL_GPT_FCPROJB, l * C)};
         DL_TRY(dl_linear_backward(m->linear, &fp));
+        if (lo)
+            DL_TRY(dl_lora_backward_add(lo, l, DL_LORA_FC_PROJ, N, a->fch_gelu + c4, 4 * C, d->fcproj + c, C,
+                                        d->fch_gelu + c4, 4 * C));
         dl_act_args ge = {.n = (size_t)N * 4 * C, .inp = a->fch + c4, .out = a->fch_gelu + c4,
                           .dout = d->fch_gelu + c4, .dinp = d->fch + c4};
         DL_TRY(dl_act_backward(m->gelu, &ge));
         dl_linear_args fc = {.N = N, .C = C, .OC = 4 * C, .inp = a->ln2 + c, .weight = p[DL_GPT_FCW] + (size_t)l * 4 * C * C,
                              .bias = p[DL_GPT_FCB] + l * 4 * C, .out = a->fch + c4, .dout = d->fch + c4,
-                             .dinp = d->ln2 + c, .dweight = g[DL_GPT_FCW] + (size_t)l * 4 * C * C,
-                             .dbias = g[DL_GPT_FCB] + l * 4 * C};
+                             .dinp = d->ln2 + c, .dweight = G(DL_GPT_FCW, (size_t)l * 4 * C * C),
+                             .dbias = G(DL_GPT_FCB, l * 4 * C)};
         DL_TRY(dl_linear_backward(m->linear, &fc));
+        if (lo) DL_TRY(dl_lora_backward_add(lo, l, DL_LORA_FC, N, a->ln2 + c, C, d->fch + c4, 4 * C, d->ln2 + c, C));
         dl_layernorm_args n2 = {.N = N, .C = C, .inp = a->residual2 + c, .gamma = p[DL_GPT_LN2W] + l * C,
                                 .beta = p[DL_GPT_LN2B] + l * C, .out = a->ln2 + c, .mean = a->ln2_mean + st,
                                 .rstd = a->ln2_rstd + st, .dout = d->ln2 + c, .dinp = d->residual2 + c,
-                                .dgamma = g[DL_GPT_LN2W] + l * C, .dbeta = g[DL_GPT_LN2B] + l * C};
+                                .dgamma = G(DL_GPT_LN2W, l * C), .dbeta = G(DL_GPT_LN2B, l * C)};
         DL_TRY(dl_layernorm_backward(m->layernorm, &n2));
         /* residual2 = residual + attproj */
         dl_residual_args r2 = {.n = (size_t)N * C, .a = residual, .b = a->attproj + c, .out = a->residual2 + c,
@@ -400,26 +424,37 @@ dl_status dl_gpt_backward(dl_gpt *m) {
         DL_TRY(dl_residual_backward(m->residual, &r2));
         dl_linear_args pr = {.N = N, .C = C, .OC = C, .inp = a->atty + c, .weight = p[DL_GPT_ATTPROJW] + (size_t)l * C * C,
                              .bias = p[DL_GPT_ATTPROJB] + l * C, .out = a->attproj + c, .dout = d->attproj + c,
-                             .dinp = d->atty + c, .dweight = g[DL_GPT_ATTPROJW] + (size_t)l * C * C,
-                             .dbias = g[DL_GPT_ATTPROJB] + l * C};
+                             .dinp = d->atty + c, .dweight = G(DL_GPT_ATTPROJW, (size_t)l * C * C),
+                             .dbias = G(DL_GPT_ATTPROJB, l * C)};
         DL_TRY(dl_linear_backward(m->linear, &pr));
+        if (lo)
+            DL_TRY(dl_lora_backward_add(lo, l, DL_LORA_ATTN_PROJ, N, a->atty + c, C, d->attproj + c, C, d->atty + c, C));
         dl_attention_args at = attention_args(m, &lv, l);
         at.dout = d->atty + c, at.dqkv = d->qkv + c3;
         DL_TRY(dl_attention_backward(m->attention, &at));
         dl_linear_args q = {.N = N, .C = C, .OC = 3 * C, .inp = a->ln1 + c, .weight = p[DL_GPT_QKVW] + (size_t)l * 3 * C * C,
                             .bias = p[DL_GPT_QKVB] + l * 3 * C, .out = a->qkv + c3, .dout = d->qkv + c3,
-                            .dinp = d->ln1 + c, .dweight = g[DL_GPT_QKVW] + (size_t)l * 3 * C * C,
-                            .dbias = g[DL_GPT_QKVB] + l * 3 * C};
+                            .dinp = d->ln1 + c, .dweight = G(DL_GPT_QKVW, (size_t)l * 3 * C * C),
+                            .dbias = G(DL_GPT_QKVB, l * 3 * C)};
         DL_TRY(dl_linear_backward(m->linear, &q));
+        if (lo)
+            for (int t = DL_LORA_Q; t <= DL_LORA_V; t++)
+                DL_TRY(dl_lora_backward_add(lo, l, (dl_lora_target)t, N, a->ln1 + c, C,
+                                            d->qkv + c3 + (t - DL_LORA_Q) * C, 3 * C, d->ln1 + c, C));
+        /* Frozen, layer 0's ln1 would only feed dencoded, which only the (skipped) embedding
+         * backward reads. */
+        if (frozen && l == 0) break;
         dl_layernorm_args n1 = {.N = N, .C = C, .inp = residual, .gamma = p[DL_GPT_LN1W] + l * C,
                                 .beta = p[DL_GPT_LN1B] + l * C, .out = a->ln1 + c, .mean = a->ln1_mean + st,
                                 .rstd = a->ln1_rstd + st, .dout = d->ln1 + c, .dinp = dresidual,
-                                .dgamma = g[DL_GPT_LN1W] + l * C, .dbeta = g[DL_GPT_LN1B] + l * C};
+                                .dgamma = G(DL_GPT_LN1W, l * C), .dbeta = G(DL_GPT_LN1B, l * C)};
         DL_TRY(dl_layernorm_backward(m->layernorm, &n1));
     }
+#undef G
+    if (frozen) return DL_OK; /* the embedding's backward only makes dwte and dwpe */
     dl_embedding_args ea = {.B = B, .T = T, .C = C, .V = V, .maxT = m->cfg.block_size, .tokens = m->tokens,
                             .wte = p[DL_GPT_WTE], .wpe = p[DL_GPT_WPE], .out = a->encoded,
-                            .dout = d->encoded, .dwte = g[DL_GPT_WTE], .dwpe = g[DL_GPT_WPE]};
+                            .dout = d->encoded, .dwte = m->g[DL_GPT_WTE], .dwpe = m->g[DL_GPT_WPE]};
     return dl_embedding_backward(m->embedding, &ea);
 }
 

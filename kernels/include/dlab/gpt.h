@@ -40,6 +40,8 @@
 extern "C" {
 #endif
 
+struct dl_lora; /* lora.h */
+
 typedef struct dl_gpt_config {
     int vocab;      /* V: token ids are 0..V-1 */
     int block_size; /* longest context (rows of wpe) */
@@ -101,6 +103,10 @@ typedef struct dl_gpt {
     bool has_targets;
     const dl_variant *embedding, *layernorm, *linear, *attention, *gelu, *residual, *xent;
     const dl_ops *ops; /* the backend every buffer above belongs to */
+    /* Low-rank adapters (lora.h), set by dl_gpt_attach_lora; NULL: none, the plain GPT. With
+     * freeze_base the backward computes no base-parameter gradient (m->grads stays zero). */
+    struct dl_lora *lora;
+    bool freeze_base;
 } dl_gpt;
 
 /* Allocate a model for batches of up to max_B sequences of up to max_T tokens
