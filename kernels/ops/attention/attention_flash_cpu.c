@@ -34,9 +34,6 @@
 #include <math.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../fast_math.h"
 #include "attention_impl.h"
@@ -93,46 +90,35 @@ static size_t backward_scratch_floats(const flash_head *g) {
 
 /* ------------------------------------------------------ the (b, h) driver */
 
-typedef void (*flash_head_fn)(const flash_head *g, int b, int h, float *scratch);
+/* The tile headers' head functions take their own plan type; the shared driver passes it as
+ * const void *. */
+#define HEAD_ENTRY(fn)                                                                             \
+    static void fn##_entry(const void *g, int b, int h, float *scratch) { fn(g, b, h, scratch); }
+HEAD_ENTRY(flash_head_forward_avx512)
+HEAD_ENTRY(flash_head_backward_avx512)
+HEAD_ENTRY(flash_head_forward_avx2)
+HEAD_ENTRY(flash_head_backward_avx2)
 
-static dl_status for_each_head(const dl_attention_args *a, flash_head_fn fn, bool backward) {
+static dl_status for_each_head(const dl_attention_args *a, dl_attention_head_fn fn, bool backward) {
     if ((long)a->B * a->T == 0) return DL_OK;
     const flash_head g = flash_head_setup(a);
-    const size_t per_thread = backward ? backward_scratch_floats(&g) : forward_scratch_floats(&g);
-    const int pairs = a->B * a->NH;
-    const int nthreads = dl_threads_get() < pairs ? dl_threads_get() : pairs;
-    /* per-thread blocks rounded to whole cache lines so threads never share one */
-    const size_t stride = (per_thread + 15) / 16 * 16;
-    float *scratch = NULL;
-    DL_TRY(dl_alloc((void **)&scratch, stride * nthreads * sizeof(float)));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-#endif
-    for (int bh = 0; bh < pairs; bh++) {
-#ifdef _OPENMP
-        float *mine = scratch + stride * omp_get_thread_num();
-#else
-        float *mine = scratch;
-#endif
-        fn(&g, bh / a->NH, bh % a->NH, mine);
-    }
-    dl_free(scratch);
-    return DL_OK;
+    const size_t scratch = backward ? backward_scratch_floats(&g) : forward_scratch_floats(&g);
+    return dl_attention_run_heads(a, &g, scratch, fn);
 }
 
 dl_status dl_attention_flash_avx512_forward(const dl_attention_args *a) {
     if (!dl_cpu_has_avx512()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX-512 here");
-    return for_each_head(a, flash_head_forward_avx512, false);
+    return for_each_head(a, flash_head_forward_avx512_entry, false);
 }
 dl_status dl_attention_flash_avx512_backward(const dl_attention_args *a) {
     if (!dl_cpu_has_avx512()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX-512 here");
-    return for_each_head(a, flash_head_backward_avx512, true);
+    return for_each_head(a, flash_head_backward_avx512_entry, true);
 }
 dl_status dl_attention_flash_avx2_forward(const dl_attention_args *a) {
     if (!dl_cpu_has_avx2_fma()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX2+FMA here");
-    return for_each_head(a, flash_head_forward_avx2, false);
+    return for_each_head(a, flash_head_forward_avx2_entry, false);
 }
 dl_status dl_attention_flash_avx2_backward(const dl_attention_args *a) {
     if (!dl_cpu_has_avx2_fma()) return DL_FAIL(DL_ERR_UNSUPPORTED, "no AVX2+FMA here");
-    return for_each_head(a, flash_head_backward_avx2, true);
+    return for_each_head(a, flash_head_backward_avx2_entry, true);
 }

@@ -3,6 +3,8 @@
 #ifndef DLAB_ATTENTION_IMPL_H
 #define DLAB_ATTENTION_IMPL_H
 
+#include <stddef.h>
+
 #include "dlab/attention.h"
 
 /* attention_ref.c: the oracle */
@@ -18,6 +20,12 @@ dl_status dl_attention_avx2_backward(const dl_attention_args *a);
 /* attention_flash.c: the flash forward/backward in plain C, one thread */
 dl_status dl_attention_flash_forward(const dl_attention_args *a);
 dl_status dl_attention_flash_backward(const dl_attention_args *a);
+
+/* attention_heads.c: run fn(plan, b, h, scratch) for every (batch, head) pair, OpenMP over
+ * the pairs, each thread with scratch_floats of its own scratch. The SIMD variants' driver. */
+typedef void (*dl_attention_head_fn)(const void *plan, int b, int h, float *scratch);
+dl_status dl_attention_run_heads(const dl_attention_args *a, const void *plan,
+                                 size_t scratch_floats, dl_attention_head_fn fn);
 
 /* attention_flash_cpu.c: the same, OpenMP over (b, h), SIMD tiles */
 dl_status dl_attention_flash_avx512_forward(const dl_attention_args *a);
