@@ -31,24 +31,12 @@
 #include <cuda_runtime_api.h>
 
 #include "dlab/dlab.h"
+#include "gpu_check.h"
 
 #define OUT_RTOL 1e-5
 #define GRAD_RTOL 1e-4
 
 /* ------------------------------------------------------------------ helpers */
-
-#define CUDA_OK(call)                                                                              \
-    do {                                                                                           \
-        cudaError_t err_ = (call);                                                                 \
-        if (err_ != cudaSuccess)                                                                   \
-            fail_msg("%s: %s (%s)", #call, cudaGetErrorString(err_), cudaGetErrorName(err_));      \
-    } while (0)
-
-#define DL_OK_OR_FAIL(expr)                                                                        \
-    do {                                                                                           \
-        dl_status st_ = (expr);                                                                    \
-        if (st_ != DL_OK) fail_msg("%s: %s: %s", #expr, dl_status_name(st_), dl_last_error());     \
-    } while (0)
 
 static const dl_variant *cuda_flash(void) {
     const dl_variant *v = dl_variant_find("attention", "cuda_flash");

@@ -32,23 +32,11 @@
 #include <cuda_runtime_api.h>
 
 #include "dlab/dlab.h"
+#include "gpu_check.h"
 
 static bool have_gpu;
 
 /* ------------------------------------------------------------------ helpers */
-
-#define CUDA_OK(call)                                                                              \
-    do {                                                                                           \
-        cudaError_t err_ = (call);                                                                 \
-        if (err_ != cudaSuccess)                                                                   \
-            fail_msg("%s: %s (%s)", #call, cudaGetErrorString(err_), cudaGetErrorName(err_));      \
-    } while (0)
-
-#define DL_OK_OR_FAIL(expr)                                                                        \
-    do {                                                                                           \
-        dl_status st_ = (expr);                                                                    \
-        if (st_ != DL_OK) fail_msg("%s: %s: %s", #expr, dl_status_name(st_), dl_last_error());     \
-    } while (0)
 
 static const dl_variant *find(const char *family, const char *name) {
     const dl_variant *v = dl_variant_find(family, name);

@@ -27,23 +27,11 @@
 
 #include "../kernels/ops/matmul/matmul_internal.h" /* dl_matmul_ref, the CPU oracle */
 #include "dlab/dlab.h"
+#include "gpu_check.h"
 
 static bool have_gpu;
 
 /* ------------------------------------------------------------------ helpers */
-
-#define CUDA_OK(call)                                                                              \
-    do {                                                                                           \
-        cudaError_t err_ = (call);                                                                 \
-        if (err_ != cudaSuccess)                                                                   \
-            fail_msg("%s: %s (%s)", #call, cudaGetErrorString(err_), cudaGetErrorName(err_));      \
-    } while (0)
-
-#define DL_OK_OR_FAIL(expr)                                                                        \
-    do {                                                                                           \
-        dl_status st_ = (expr);                                                                    \
-        if (st_ != DL_OK) fail_msg("%s: %s: %s", #expr, dl_status_name(st_), dl_last_error());     \
-    } while (0)
 
 /* Value kept in the stride padding of C: a kernel that writes past column N changes it. */
 #define PADDING_SENTINEL 777.0f

@@ -42,6 +42,7 @@
 
 #include "dlab/cnn.h"
 #include "dlab/dlab.h"
+#include "gpu_check.h"
 #include "dlab/gpt.h"
 #include "dlab/mlp.h"
 #include "dlab/optim.h"
@@ -51,12 +52,6 @@ static bool have_gpu;
 enum { STEPS = 20 };
 static const float LR = 1e-3f, WEIGHT_DECAY = 0.01f;
 static const double STEP1_RTOL = 1e-5, LOSS_RTOL = 1e-3;
-
-#define DL_OK_OR_FAIL(expr)                                                                        \
-    do {                                                                                           \
-        dl_status st_ = (expr);                                                                    \
-        if (st_ != DL_OK) fail_msg("%s: %s: %s", #expr, dl_status_name(st_), dl_last_error());     \
-    } while (0)
 
 /* ------------------------------------------------------------------ one model, either device */
 

@@ -36,21 +36,9 @@
 #include <cuda_runtime_api.h>
 
 #include "dlab/dlab.h"
+#include "gpu_check.h"
 
 /* ------------------------------------------------------------------ helpers */
-
-#define CUDA_OK(call)                                                                              \
-    do {                                                                                           \
-        cudaError_t err_ = (call);                                                                 \
-        if (err_ != cudaSuccess)                                                                   \
-            fail_msg("%s: %s (%s)", #call, cudaGetErrorString(err_), cudaGetErrorName(err_));      \
-    } while (0)
-
-#define DL_OK_OR_FAIL(expr)                                                                        \
-    do {                                                                                           \
-        dl_status st_ = (expr);                                                                    \
-        if (st_ != DL_OK) fail_msg("%s: %s: %s", #expr, dl_status_name(st_), dl_last_error());     \
-    } while (0)
 
 /* Largest N·V a case may have (host ref in double, several copies): 8M elements. */
 #define MAX_ELEMENTS (1L << 23)
