@@ -5,7 +5,7 @@
 #   make test             build everything, run unit tests, gradient checks, lesson smoke tests
 #   make test SANITIZE=1  the CPU tests under AddressSanitizer + UBSan (build-san/)
 #   make test-gpu         every CUDA variant against the CPU reference (needs a GPU)
-#   make bench            time every matmul variant; results/bench/ (and, with a GPU, the GPU benches)
+#   make bench            time every matmul variant (results/bench/), int8 vs fp32 GEMM, and with a GPU the GPU benches
 #   make bench-gpu        CUDA matmul variants, every CUDA op against the device peaks, training GPU vs CPU
 #   make install PREFIX=… headers, static libraries, pkg-config files (dlab.pc, dlbench.pc)
 #   make clean
@@ -95,7 +95,10 @@ else
 NVCCFLAGS += -DDL_NO_CUDNN=1
 endif
 ifeq ($(HAVE_CUBLAS),1)
-LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++
+# cuBLASLt (the int8 GEMM's cublaslt variant) ships with cuBLAS.
+CPPFLAGS += -DDL_HAVE_CUBLASLT=1
+NVCCFLAGS += -DDL_HAVE_CUBLASLT=1
+LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublasLt -lcublas -lcudart -lstdc++
 else
 NVCCFLAGS += -DDL_NO_CUBLAS=1
 LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -lstdc++
@@ -228,6 +231,7 @@ endef
 bench: all
 	@mkdir -p results/bench
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bin/bench-matmul $(if $(HAVE_GPU),--device cuda) $(BENCH_ARGS)
+	$(BUILD)/bin/bench-int8_gemm
 	$(if $(HAVE_GPU),$(BENCH_GPU_STEPS))
 
 # make install PREFIX=/usr/local: headers, static libraries and pkg-config files

@@ -27,6 +27,8 @@ DECLARE_FAMILY(maxpool)
 DECLARE_FAMILY(optim)
 DECLARE_FAMILY(softmax)
 DECLARE_FAMILY(softmax_topk)
+DECLARE_FAMILY(quant)
+DECLARE_FAMILY(int8_gemm)
 
 typedef struct family {
     const char *name;
@@ -52,6 +54,8 @@ static const family FAMILIES[] = {
     {"optim", dl_optim_variant_table, &dl_optim_variant_count},
     {"softmax", dl_softmax_variant_table, &dl_softmax_variant_count},
     {"softmax_topk", dl_softmax_topk_variant_table, &dl_softmax_topk_variant_count},
+    {"quant", dl_quant_variant_table, &dl_quant_variant_count},
+    {"int8_gemm", dl_int8_gemm_variant_table, &dl_int8_gemm_variant_count},
 };
 #define NFAMILIES ((int)(sizeof FAMILIES / sizeof FAMILIES[0]))
 

@@ -34,6 +34,8 @@
 #include "residual.h"
 #include "softmax.h"
 #include "softmax_topk.h"
+#include "quant.h"
+#include "int8_gemm.h"
 #include "softmax_xent.h"
 #include "status.h"
 
