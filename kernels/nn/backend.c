@@ -80,6 +80,21 @@ dl_status dl_backend_variant(const dl_ops *ops, const char *family, const dl_var
     return DL_OK;
 }
 
+dl_status dl_backend_pick(const dl_ops *ops, bool ref, const char *family, const dl_variant **out) {
+    if (!ref) return dl_backend_variant(ops, family, out);
+    if (!out) return DL_FAIL(DL_ERR_ARG, "out is NULL");
+    *out = dl_variant_find(family, "ref");
+    return *out ? DL_OK : DL_FAIL(DL_ERR_INTERNAL, "op family %s has no ref variant", family);
+}
+
+dl_status dl_backend_alloc_zeroed(const dl_ops *ops, void **out, size_t bytes) {
+    if (!ops || !out) return DL_FAIL(DL_ERR_ARG, "ops or out is NULL");
+    DL_TRY(ops->alloc(out, bytes));
+    dl_status s = ops->zero(*out, bytes);
+    if (s != DL_OK) ops->free(*out), *out = NULL;
+    return s;
+}
+
 dl_status dl_backend_for_variants(const char *variants, const dl_ops **out, bool *ref) {
     if (!out || !ref) return DL_FAIL(DL_ERR_ARG, "out or ref is NULL");
     *out = NULL, *ref = false;

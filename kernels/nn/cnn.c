@@ -25,21 +25,6 @@ dl_cnn_config dl_cnn_default(void) {
     return c;
 }
 
-/* ref: every family's ref variant; otherwise the backend's (its table in backend.h). */
-static dl_status pick(const dl_ops *ops, bool ref, const char *family, const dl_variant **out) {
-    if (!ref) return dl_backend_variant(ops, family, out);
-    *out = dl_variant_find(family, "ref");
-    return *out ? DL_OK : DL_FAIL(DL_ERR_INTERNAL, "op family %s has no ref variant", family);
-}
-
-/* ops->alloc then ops->zero: a fresh buffer reads as zeros on every device. */
-static dl_status alloc_zeroed(const dl_ops *ops, void **out, size_t bytes) {
-    DL_TRY(ops->alloc(out, bytes));
-    dl_status s = ops->zero(*out, bytes);
-    if (s != DL_OK) ops->free(*out), *out = NULL;
-    return s;
-}
-
 static dl_status check_config(const dl_cnn_config *c) {
     if (c->in_h < 2 * POOL)
         return DL_FAIL(DL_ERR_ARG, "in_h=%d must be >= %d (two 2×2 pools)", c->in_h, 2 * POOL);
@@ -67,11 +52,11 @@ dl_status dl_cnn_create(dl_cnn *m, const dl_cnn_config *cfg, int max_batch, cons
     const dl_ops *ops;
     bool ref;
     DL_TRY(dl_backend_for_variants(variants, &ops, &ref));
-    DL_TRY(pick(ops, ref, "conv2d", &m->conv));
-    DL_TRY(pick(ops, ref, "maxpool", &m->pool));
-    DL_TRY(pick(ops, ref, "linear", &m->linear));
-    DL_TRY(pick(ops, ref, "relu", &m->relu));
-    DL_TRY(pick(ops, ref, "softmax_xent", &m->xent));
+    DL_TRY(dl_backend_pick(ops, ref, "conv2d", &m->conv));
+    DL_TRY(dl_backend_pick(ops, ref, "maxpool", &m->pool));
+    DL_TRY(dl_backend_pick(ops, ref, "linear", &m->linear));
+    DL_TRY(dl_backend_pick(ops, ref, "relu", &m->relu));
+    DL_TRY(dl_backend_pick(ops, ref, "softmax_xent", &m->xent));
     m->ops = ops;
     m->cfg = *cfg;
     m->max_batch = max_batch;
@@ -84,8 +69,8 @@ dl_status dl_cnn_create(dl_cnn *m, const dl_cnn_config *cfg, int max_batch, cons
     size_t conv1_w = (size_t)c->c1 * 1 * K * K, conv2_w = (size_t)c->c2 * c->c1 * K * K;
     size_t fc1_w = (size_t)c->hidden * m->flat, fc2_w = (size_t)c->classes * c->hidden;
     m->n_params = conv1_w + c->c1 + conv2_w + c->c2 + fc1_w + c->hidden + fc2_w + c->classes;
-    dl_status s = alloc_zeroed(ops, (void **)&m->params, m->n_params * sizeof(float));
-    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->grads, m->n_params * sizeof(float));
+    dl_status s = dl_backend_alloc_zeroed(ops, (void **)&m->params, m->n_params * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(ops, (void **)&m->grads, m->n_params * sizeof(float));
     if (s != DL_OK) return dl_cnn_free(m), s;
     float *p = m->params, *g = m->grads;
     m->conv1_w = take(&p, conv1_w), m->dconv1_w = take(&g, conv1_w);
@@ -104,11 +89,11 @@ dl_status dl_cnn_create(dl_cnn *m, const dl_cnn_config *cfg, int max_batch, cons
     size_t p2 = B * m->flat, f = B * c->hidden, lg = B * c->classes;
     m->n_acts = in + 2 * (2 * a1 + p1 + 2 * a2 + p2 + 2 * f + lg) + lg + B;
     m->n_ints = p1 + p2 + B;
-    s = alloc_zeroed(ops, (void **)&m->acts, m->n_acts * sizeof(float));
-    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->ints, m->n_ints * sizeof(int));
+    s = dl_backend_alloc_zeroed(ops, (void **)&m->acts, m->n_acts * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(ops, (void **)&m->ints, m->n_ints * sizeof(int));
     /* The CPU loss writes the mean straight into the caller's float; a device one cannot. */
     if (s == DL_OK && ops->device != DL_DEVICE_CPU)
-        s = alloc_zeroed(ops, (void **)&m->mean_loss_dev, sizeof(float));
+        s = dl_backend_alloc_zeroed(ops, (void **)&m->mean_loss_dev, sizeof(float));
     if (s != DL_OK) return dl_cnn_free(m), s;
     float *q = m->acts;
     m->x = take(&q, in);

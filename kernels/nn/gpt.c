@@ -106,13 +106,6 @@ static size_t layout_acts(dl_gpt_acts *a, float *base, const dl_gpt *m, bool gra
     return n;
 }
 
-/* ref: every family's ref variant; otherwise the backend's (its table in backend.h). */
-static dl_status pick(const dl_ops *ops, bool ref, const char *family, const dl_variant **out) {
-    if (!ref) return dl_backend_variant(ops, family, out);
-    *out = dl_variant_find(family, "ref");
-    return *out ? DL_OK : DL_FAIL(DL_ERR_INTERNAL, "op family %s has no ref variant", family);
-}
-
 /* variants = "ref" | "fast" | "cuda", then optionally ",attention=NAME". */
 static dl_status parse_variants(const char *variants, const dl_ops **ops, bool *ref,
                                 const dl_variant **attention) {
@@ -138,19 +131,11 @@ static dl_status parse_variants(const char *variants, const dl_ops **ops, bool *
         *attention = v;
         return DL_OK;
     }
-    dl_status s = pick(*ops, *ref, "attention", attention);
+    dl_status s = dl_backend_pick(*ops, *ref, "attention", attention);
     if (s == DL_ERR_UNSUPPORTED && (*ops)->device == DL_DEVICE_CUDA)
         return DL_FAIL(DL_ERR_UNSUPPORTED,
                        "the GPT on cuda needs a CUDA attention variant (\"cuda_flash\"), and this "
                        "build has none that runs here; pick one with \"cuda,attention=NAME\"");
-    return s;
-}
-
-/* ops->alloc then ops->zero: a fresh buffer reads as zeros on every device. */
-static dl_status alloc_zeroed(const dl_ops *ops, void **out, size_t bytes) {
-    DL_TRY(ops->alloc(out, bytes));
-    dl_status s = ops->zero(*out, bytes);
-    if (s != DL_OK) ops->free(*out), *out = NULL;
     return s;
 }
 
@@ -169,12 +154,12 @@ dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_
     bool ref = false;
     const dl_ops *ops = NULL;
     DL_TRY(parse_variants(variants, &ops, &ref, &m->attention));
-    DL_TRY(pick(ops, ref, "embedding", &m->embedding));
-    DL_TRY(pick(ops, ref, "layernorm", &m->layernorm));
-    DL_TRY(pick(ops, ref, "linear", &m->linear));
-    DL_TRY(pick(ops, ref, "gelu", &m->gelu));
-    DL_TRY(pick(ops, ref, "residual", &m->residual));
-    DL_TRY(pick(ops, ref, "softmax_xent", &m->xent));
+    DL_TRY(dl_backend_pick(ops, ref, "embedding", &m->embedding));
+    DL_TRY(dl_backend_pick(ops, ref, "layernorm", &m->layernorm));
+    DL_TRY(dl_backend_pick(ops, ref, "linear", &m->linear));
+    DL_TRY(dl_backend_pick(ops, ref, "gelu", &m->gelu));
+    DL_TRY(dl_backend_pick(ops, ref, "residual", &m->residual));
+    DL_TRY(dl_backend_pick(ops, ref, "softmax_xent", &m->xent));
     m->cfg = *cfg, m->max_B = max_B, m->max_T = max_T, m->ops = ops;
 
     dl_gpt_tensor t[DL_GPT_N_TENSORS];
@@ -183,15 +168,15 @@ dl_status dl_gpt_create(dl_gpt *m, const dl_gpt_config *cfg, int max_B, int max_
     m->n_acts = layout_acts(&m->a, NULL, m, false);
     m->n_grad_acts = layout_acts(&m->da, NULL, m, true);
     const size_t BT = (size_t)max_B * max_T;
-    dl_status s = alloc_zeroed(ops, (void **)&m->params, m->n_params * sizeof(float));
-    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->grads, m->n_params * sizeof(float));
-    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->act_mem, m->n_acts * sizeof(float));
-    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->grad_act_mem, m->n_grad_acts * sizeof(float));
-    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->targets, BT * sizeof(int));
-    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->tokens, BT * sizeof(int));
+    dl_status s = dl_backend_alloc_zeroed(ops, (void **)&m->params, m->n_params * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(ops, (void **)&m->grads, m->n_params * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(ops, (void **)&m->act_mem, m->n_acts * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(ops, (void **)&m->grad_act_mem, m->n_grad_acts * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(ops, (void **)&m->targets, BT * sizeof(int));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(ops, (void **)&m->tokens, BT * sizeof(int));
     /* The CPU loss writes the mean straight into the caller's float; a device one cannot. */
     if (s == DL_OK && ops->device != DL_DEVICE_CPU)
-        s = alloc_zeroed(ops, (void **)&m->mean_loss_dev, sizeof(float));
+        s = dl_backend_alloc_zeroed(ops, (void **)&m->mean_loss_dev, sizeof(float));
     if (s != DL_OK) return dl_gpt_free(m), s;
     for (int i = 0; i < DL_GPT_N_TENSORS; i++) m->p[i] = m->params + t[i].offset, m->g[i] = m->grads + t[i].offset;
     layout_acts(&m->a, m->act_mem, m, false);

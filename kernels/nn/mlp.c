@@ -31,21 +31,6 @@ static int width(const dl_mlp *m, int i) {
     return m->cfg.hidden[i - 1];
 }
 
-/* ref: every family's ref variant; otherwise the backend's (its table in backend.h). */
-static dl_status pick(const dl_ops *ops, bool ref, const char *family, const dl_variant **out) {
-    if (!ref) return dl_backend_variant(ops, family, out);
-    *out = dl_variant_find(family, "ref");
-    return *out ? DL_OK : DL_FAIL(DL_ERR_INTERNAL, "op family %s has no ref variant", family);
-}
-
-/* ops->alloc then ops->zero: a fresh buffer reads as zeros on every device. */
-static dl_status alloc_zeroed(const dl_ops *ops, void **out, size_t bytes) {
-    DL_TRY(ops->alloc(out, bytes));
-    dl_status s = ops->zero(*out, bytes);
-    if (s != DL_OK) ops->free(*out), *out = NULL;
-    return s;
-}
-
 dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, const char *variants) {
     if (!m || !cfg) return DL_FAIL(DL_ERR_ARG, "model or config is NULL");
     memset(m, 0, sizeof *m);
@@ -59,9 +44,9 @@ dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, cons
     const dl_ops *ops;
     bool ref;
     DL_TRY(dl_backend_for_variants(variants, &ops, &ref));
-    DL_TRY(pick(ops, ref, "linear", &m->linear));
-    DL_TRY(pick(ops, ref, "relu", &m->relu));
-    DL_TRY(pick(ops, ref, "softmax_xent", &m->xent));
+    DL_TRY(dl_backend_pick(ops, ref, "linear", &m->linear));
+    DL_TRY(dl_backend_pick(ops, ref, "relu", &m->relu));
+    DL_TRY(dl_backend_pick(ops, ref, "softmax_xent", &m->xent));
     m->cfg = *cfg;
     m->n_layers = cfg->n_hidden + 1;
     m->max_batch = max_batch;
@@ -71,8 +56,8 @@ dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, cons
     size_t n = 0;
     for (int l = 0; l < m->n_layers; l++) n += (size_t)width(m, l + 1) * width(m, l) + width(m, l + 1);
     m->n_params = n;
-    dl_status s = alloc_zeroed(ops, (void **)&m->params, n * sizeof(float));
-    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->grads, n * sizeof(float));
+    dl_status s = dl_backend_alloc_zeroed(ops, (void **)&m->params, n * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(ops, (void **)&m->grads, n * sizeof(float));
     if (s != DL_OK) return dl_mlp_free(m), s;
     float *p = m->params, *g = m->grads;
     for (int l = 0; l < m->n_layers; l++) {
@@ -87,11 +72,11 @@ dl_status dl_mlp_create(dl_mlp *m, const dl_mlp_config *cfg, int max_batch, cons
     for (int l = 0; l < m->cfg.n_hidden; l++) a += 2 * B * width(m, l + 1);     /* pre, dpre */
     a += B * cfg->classes + B;                                              /* probs, losses */
     m->n_acts = a;
-    s = alloc_zeroed(ops, (void **)&m->acts, a * sizeof(float));
-    if (s == DL_OK) s = alloc_zeroed(ops, (void **)&m->targets, B * sizeof(int));
+    s = dl_backend_alloc_zeroed(ops, (void **)&m->acts, a * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(ops, (void **)&m->targets, B * sizeof(int));
     /* The CPU loss writes the mean straight into the caller's float; a device one cannot. */
     if (s == DL_OK && ops->device != DL_DEVICE_CPU)
-        s = alloc_zeroed(ops, (void **)&m->mean_loss_dev, sizeof(float));
+        s = dl_backend_alloc_zeroed(ops, (void **)&m->mean_loss_dev, sizeof(float));
     if (s != DL_OK) return dl_mlp_free(m), s;
     float *q = m->acts;
     for (int i = 0; i <= m->n_layers; i++) {

@@ -63,6 +63,14 @@ dl_status dl_backend(const char *device, const dl_ops **out);
  * \"cuda_flash\", not registered in this build)"). For a model's create. */
 dl_status dl_backend_variant(const dl_ops *ops, const char *family, const dl_variant **out);
 
+/* For a model's create: `ref` → the family's ref variant (the oracle build), otherwise
+ * dl_backend_variant(ops, family). DL_ERR_INTERNAL if the family has no ref. */
+dl_status dl_backend_pick(const dl_ops *ops, bool ref, const char *family, const dl_variant **out);
+
+/* ops->alloc then ops->zero: a fresh buffer that reads as zeros on every device; freed again
+ * (and *out NULL) if the zeroing fails. */
+dl_status dl_backend_alloc_zeroed(const dl_ops *ops, void **out, size_t bytes);
+
 /* The table a model's `variants` string names: "ref" and "fast" → the CPU table, "cuda" →
  * the CUDA table (DL_ERR_DEVICE with the backend's message when there is none); anything
  * else is DL_ERR_ARG. *ref is true for "ref" (every op its family's ref variant). The name
