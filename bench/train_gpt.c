@@ -67,8 +67,8 @@ int main(int argc, char **argv) {
     }
     size_t state_bytes = m.n_params * sizeof(float);
     if (dl_gpt_init(&m, &r) != DL_OK || dl_backend_variant(m.ops, "optim", &c.optim) != DL_OK ||
-        m.ops->alloc((void **)&c.mom, state_bytes) != DL_OK || m.ops->zero(c.mom, state_bytes) != DL_OK ||
-        m.ops->alloc((void **)&c.var, state_bytes) != DL_OK || m.ops->zero(c.var, state_bytes) != DL_OK ||
+        dl_backend_alloc_zeroed(m.ops, (void **)&c.mom, state_bytes) != DL_OK ||
+        dl_backend_alloc_zeroed(m.ops, (void **)&c.var, state_bytes) != DL_OK ||
         dl_alloc((void **)&c.tokens, n * sizeof(int)) != DL_OK ||
         dl_alloc((void **)&c.targets, n * sizeof(int)) != DL_OK) {
         fprintf(stderr, "bench-train_gpt: %s\n", dl_last_error());

@@ -64,8 +64,8 @@ int main(int argc, char **argv) {
     }
     size_t state_bytes = m.n_params * sizeof(float);
     if (dl_mlp_init(&m, &r) != DL_OK || dl_backend_variant(m.ops, "optim", &c.optim) != DL_OK ||
-        m.ops->alloc((void **)&c.mom, state_bytes) != DL_OK || m.ops->zero(c.mom, state_bytes) != DL_OK ||
-        m.ops->alloc((void **)&c.var, state_bytes) != DL_OK || m.ops->zero(c.var, state_bytes) != DL_OK ||
+        dl_backend_alloc_zeroed(m.ops, (void **)&c.mom, state_bytes) != DL_OK ||
+        dl_backend_alloc_zeroed(m.ops, (void **)&c.var, state_bytes) != DL_OK ||
         dl_alloc((void **)&c.x, (size_t)batch * cfg.inputs * sizeof(float)) != DL_OK ||
         dl_alloc((void **)&c.y, (size_t)batch * sizeof(int)) != DL_OK) {
         fprintf(stderr, "bench-train_mlp: %s\n", dl_last_error());

@@ -103,10 +103,8 @@ int stack_train_cnn(dlb_run *run, const stack_config *cfg, const dl_image_set *t
     double *ep = NULL, *tr_loss = NULL, *te_loss = NULL, *te_acc = NULL;
     dlb_table *curve = NULL;
     /* AdamW's moments live where the parameters do. */
-    if (s == DL_OK) s = m.ops->alloc((void **)&mom, m.n_params * sizeof(float));
-    if (s == DL_OK) s = m.ops->zero(mom, m.n_params * sizeof(float));
-    if (s == DL_OK) s = m.ops->alloc((void **)&var, m.n_params * sizeof(float));
-    if (s == DL_OK) s = m.ops->zero(var, m.n_params * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(m.ops, (void **)&mom, m.n_params * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(m.ops, (void **)&var, m.n_params * sizeof(float));
     if (s == DL_OK) s = dl_alloc((void **)&x, (size_t)B * mc.in_h * mc.in_w * sizeof(float));
     if (s == DL_OK) s = dl_alloc((void **)&idx, (size_t)B * sizeof(int));
     if (s == DL_OK) s = dl_alloc((void **)&y, (size_t)B * sizeof(int));

@@ -145,10 +145,8 @@ int stack_train_gpt(dlb_run *run, const stack_config *cfg) {
     const dl_variant *opt = NULL;
     if (s == DL_OK) s = dl_backend_variant(m.ops, "optim", &opt);
     /* AdamW's moments live where the parameters do. */
-    if (s == DL_OK) s = m.ops->alloc((void **)&mom, m.n_params * sizeof(float));
-    if (s == DL_OK) s = m.ops->zero(mom, m.n_params * sizeof(float));
-    if (s == DL_OK) s = m.ops->alloc((void **)&var, m.n_params * sizeof(float));
-    if (s == DL_OK) s = m.ops->zero(var, m.n_params * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(m.ops, (void **)&mom, m.n_params * sizeof(float));
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(m.ops, (void **)&var, m.n_params * sizeof(float));
     if (s == DL_OK) s = dl_alloc((void **)&x, (size_t)B * T * sizeof(int));
     if (s == DL_OK) s = dl_alloc((void **)&y, (size_t)B * T * sizeof(int));
     if (s != DL_OK) goto done;

@@ -50,12 +50,6 @@ static void trainer_free(mlp_trainer *t) {
     memset(t, 0, sizeof *t);
 }
 
-/* A zeroed buffer of `bytes` on the model's device. */
-static dl_status device_zeros(const dl_ops *ops, float **out, size_t bytes) {
-    DL_TRY(ops->alloc((void **)out, bytes));
-    return ops->zero(*out, bytes);
-}
-
 /* A fresh model (Kaiming init from seed) that samples from the first train_count images.
  * variants: "fast" (CPU) or "cuda". */
 static dl_status trainer_init(mlp_trainer *t, uint64_t seed, int train_count, long total_steps,
@@ -67,8 +61,9 @@ static dl_status trainer_init(mlp_trainer *t, uint64_t seed, int train_count, lo
     dl_status s = dl_mlp_create(&t->m, &mc, MLP_BATCH, variants);
     if (s == DL_OK) s = dl_mlp_init(&t->m, &rng);
     if (s == DL_OK) s = dl_backend_variant(t->m.ops, "optim", &t->optim);
-    if (s == DL_OK) s = device_zeros(t->m.ops, &t->adam_m, t->m.n_params * sizeof(float));
-    if (s == DL_OK) s = device_zeros(t->m.ops, &t->adam_v, t->m.n_params * sizeof(float));
+    const size_t state_bytes = t->m.n_params * sizeof(float);
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(t->m.ops, (void **)&t->adam_m, state_bytes);
+    if (s == DL_OK) s = dl_backend_alloc_zeroed(t->m.ops, (void **)&t->adam_v, state_bytes);
     if (s == DL_OK) s = dl_alloc((void **)&t->x, (size_t)MLP_BATCH * mc.inputs * sizeof(float));
     if (s == DL_OK) s = dl_sampler_init(&t->sampler, train_count, seed);
     /* Warm-up: half an epoch, or a quarter of a short run. */
