@@ -155,7 +155,9 @@ LIBS := $(LIBDLBENCH) $(LIBDLAB)
 LESSON_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard lessons/[0-9][0-9]-*/lesson.c))))
 lesson_num = $(firstword $(subst -, ,$(notdir $(1))))
 lesson_bin = $(BUILD)/bin/lesson-$(call lesson_num,$(1))
-lesson_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(1)/lesson.c,$(wildcard $(1)/*.c)))
+# lessons/common/*.c: code several lessons share (e.g. the trained GPT they start from).
+LESSON_COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard lessons/common/*.c))
+lesson_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(1)/lesson.c,$(wildcard $(1)/*.c))) $(LESSON_COMMON_OBJS)
 LESSON_BINS := $(foreach d,$(LESSON_DIRS),$(call lesson_bin,$(d)))
 
 BENCH_SRCS := $(wildcard bench/*.c)

@@ -260,6 +260,18 @@ static dl_attention_args attention_args(const dl_gpt *m, const layer_view *lv, i
     return at;
 }
 
+void dl_gpt_set_linear_hook(dl_gpt *m, dl_gpt_linear_hook fn, void *ctx) {
+    if (!m) return;
+    m->linear_hook.fn = (dl_status (*)(void *, int, int, const dl_linear_args *))fn;
+    m->linear_hook.ctx = fn ? ctx : NULL;
+}
+
+/* One projection of the forward: the inference hook when one is set, else the fp32 linear. */
+static dl_status project(dl_gpt *m, int layer, dl_gpt_proj proj, const dl_linear_args *args) {
+    if (m->linear_hook.fn) return m->linear_hook.fn(m->linear_hook.ctx, layer, (int)proj, args);
+    return dl_linear_forward(m->linear, args);
+}
+
 dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B, int T, float *loss) {
     if (!m || !m->params) return DL_FAIL(DL_ERR_ARG, "model is not created");
     if (B < 1 || B > m->max_B || T < 1 || T > m->max_T)
@@ -296,7 +308,7 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
         DL_TRY(dl_layernorm_forward(m->layernorm, &n1));
         dl_linear_args q = {.N = N, .C = C, .OC = 3 * C, .inp = ln1, .weight = p[DL_GPT_QKVW] + (size_t)l * 3 * C * C,
                             .bias = p[DL_GPT_QKVB] + l * 3 * C, .out = qkv};
-        DL_TRY(dl_linear_forward(m->linear, &q));
+        DL_TRY(project(m, l, DL_GPT_PROJ_QKV, &q));
         if (lo) /* q, k, v: the three C-wide slices of each 3C-wide qkv row */
             for (int t = DL_LORA_Q; t <= DL_LORA_V; t++)
                 DL_TRY(dl_lora_forward_add(lo, l, (dl_lora_target)t, N, ln1, C, qkv + (t - DL_LORA_Q) * C, 3 * C));
@@ -304,7 +316,7 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
         DL_TRY(dl_attention_forward(m->attention, &at));
         dl_linear_args pr = {.N = N, .C = C, .OC = C, .inp = atty, .weight = p[DL_GPT_ATTPROJW] + (size_t)l * C * C,
                              .bias = p[DL_GPT_ATTPROJB] + l * C, .out = attproj};
-        DL_TRY(dl_linear_forward(m->linear, &pr));
+        DL_TRY(project(m, l, DL_GPT_PROJ_ATTN, &pr));
         if (lo) DL_TRY(dl_lora_forward_add(lo, l, DL_LORA_ATTN_PROJ, N, atty, C, attproj, C));
         dl_residual_args r2 = {.n = (size_t)N * C, .a = residual, .b = attproj, .out = res2};
         DL_TRY(dl_residual_forward(m->residual, &r2));
@@ -314,14 +326,14 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
         DL_TRY(dl_layernorm_forward(m->layernorm, &n2));
         dl_linear_args fc = {.N = N, .C = C, .OC = 4 * C, .inp = ln2, .weight = p[DL_GPT_FCW] + (size_t)l * 4 * C * C,
                              .bias = p[DL_GPT_FCB] + l * 4 * C, .out = fch};
-        DL_TRY(dl_linear_forward(m->linear, &fc));
+        DL_TRY(project(m, l, DL_GPT_PROJ_FC, &fc));
         if (lo) DL_TRY(dl_lora_forward_add(lo, l, DL_LORA_FC, N, ln2, C, fch, 4 * C));
         dl_act_args ge = {.n = (size_t)N * 4 * C, .inp = fch, .out = fch_gelu};
         DL_TRY(dl_act_forward(m->gelu, &ge));
         dl_linear_args fp = {.N = N, .C = 4 * C, .OC = C, .inp = fch_gelu,
                              .weight = p[DL_GPT_FCPROJW] + (size_t)l * 4 * C * C,
                              .bias = p[DL_GPT_FCPROJB] + l * C, .out = fcproj};
-        DL_TRY(dl_linear_forward(m->linear, &fp));
+        DL_TRY(project(m, l, DL_GPT_PROJ_FC_PROJ, &fp));
         if (lo) DL_TRY(dl_lora_forward_add(lo, l, DL_LORA_FC_PROJ, N, fch_gelu, 4 * C, fcproj, C));
         dl_residual_args r3 = {.n = (size_t)N * C, .a = res2, .b = fcproj, .out = res3};
         DL_TRY(dl_residual_forward(m->residual, &r3));
@@ -330,7 +342,7 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
                             .beta = p[DL_GPT_LNFB], .out = a->lnf, .mean = a->lnf_mean, .rstd = a->lnf_rstd};
     DL_TRY(dl_layernorm_forward(m->layernorm, &nf));
     dl_linear_args head = {.N = N, .C = C, .OC = V, .inp = a->lnf, .weight = p[DL_GPT_WTE], .out = a->logits};
-    DL_TRY(dl_linear_forward(m->linear, &head));
+    DL_TRY(project(m, L, DL_GPT_PROJ_HEAD, &head));
     if (!targets) return DL_OK;
 
     DL_TRY(ops->to_device(m->targets, targets, (size_t)N * sizeof(int)));
@@ -347,6 +359,9 @@ dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B
 
 dl_status dl_gpt_backward(dl_gpt *m) {
     if (!m || !m->has_targets) return DL_FAIL(DL_ERR_ARG, "no forward with targets to differentiate");
+    if (m->linear_hook.fn)
+        return DL_FAIL(DL_ERR_ARG, "a linear hook is set (inference only): remove it with "
+                                     "dl_gpt_set_linear_hook(m, NULL, NULL) before a backward");
     const int B = m->B, T = m->T, C = m->cfg.n_embd, V = m->cfg.vocab, L = m->cfg.n_layer;
     const int N = B * T;
     const layer_view lv = view_of(m);

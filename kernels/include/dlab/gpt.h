@@ -32,6 +32,7 @@
 
 #include "backend.h"
 #include "core.h"
+#include "linear.h" /* dl_linear_args, for the inference hook */
 #include "mlp.h" /* dl_mem_report */
 #include "registry.h"
 #include "status.h"
@@ -107,6 +108,11 @@ typedef struct dl_gpt {
      * freeze_base the backward computes no base-parameter gradient (m->grads stays zero). */
     struct dl_lora *lora;
     bool freeze_base;
+    /* Inference hook (dl_gpt_set_linear_hook); NULL: every projection is the fp32 linear. */
+    struct dl_gpt_hook_slot {
+        dl_status (*fn)(void *ctx, int layer, int proj, const dl_linear_args *args);
+        void *ctx;
+    } linear_hook;
 } dl_gpt;
 
 /* Allocate a model for batches of up to max_B sequences of up to max_T tokens
@@ -139,6 +145,28 @@ dl_status dl_gpt_params_from_host(dl_gpt *m, const float *host);
  * [0,V) other than DL_XENT_IGNORE is DL_ERR_ARG, checked on the host before the copy (the
  * CUDA kernels would only turn it into NaN). */
 dl_status dl_gpt_forward(dl_gpt *m, const int *tokens, const int *targets, int B, int T, float *loss);
+
+/* The projections of a forward pass, in the order they run within a layer; the tied output
+ * head (lnf · wteᵀ) comes once after the last layer, with layer = n_layer. */
+typedef enum dl_gpt_proj {
+    DL_GPT_PROJ_QKV = 0, /* ln1 (N,C)      → qkv (N,3C)  */
+    DL_GPT_PROJ_ATTN,    /* atty (N,C)     → attproj (N,C) */
+    DL_GPT_PROJ_FC,      /* ln2 (N,C)      → fch (N,4C)  */
+    DL_GPT_PROJ_FC_PROJ, /* gelu (N,4C)    → fcproj (N,C) */
+    DL_GPT_PROJ_HEAD,    /* lnf (N,C)      → logits (N,V) */
+    DL_GPT_PROJ_COUNT
+} dl_gpt_proj;
+
+/* An inference hook (lesson 4: quantized linears, activation statistics). While one is set,
+ * the forward calls fn(ctx, layer, proj, args) INSTEAD OF the fp32 linear for every
+ * projection: args holds the input (args->inp, (N, C) on the model's device), the fp32 weight
+ * (OC, C), the bias (or NULL) and the output to write (args->out, (N, OC)); the hook must
+ * write all of out (it may call dl_linear_forward(m->linear, args) itself). LoRA adapters, when
+ * attached, are still added after the hook. A non-DL_OK return ends the forward with it.
+ * dl_gpt_backward refuses (DL_ERR_ARG) while a hook is set: the hook's forward has no
+ * backward. fn = NULL removes the hook. */
+typedef dl_status (*dl_gpt_linear_hook)(void *ctx, int layer, dl_gpt_proj proj, const dl_linear_args *args);
+void dl_gpt_set_linear_hook(dl_gpt *m, dl_gpt_linear_hook fn, void *ctx);
 
 /* Gradients of the last forward's mean loss into m->grads (zeroed first). DL_ERR_ARG when
  * the last forward had no targets. */
