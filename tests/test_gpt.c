@@ -262,6 +262,59 @@ static void test_a_smaller_batch_than_allocated_gives_the_same_numbers(void **st
     dl_gpt_free(&exact);
 }
 
+/* The inference hook: called once per projection in forward order (4 per layer, then the
+ * head with layer = n_layer), with the shapes of gpt.h; a hook that runs the fp32 linear
+ * gives the plain forward's loss bit for bit; a hook that doubles every output changes it;
+ * a failing hook ends the forward with its status; the backward refuses while a hook is set
+ * and works again once it is removed. */
+typedef struct hook_log {
+    const dl_variant *linear;
+    int calls, bad_order;
+    float factor;
+    bool fail;
+} hook_log;
+
+static dl_status logging_hook(void *ctx, int layer, dl_gpt_proj proj, const dl_linear_args *args) {
+    hook_log *h = ctx;
+    const int want_layer = h->calls / 4 < L ? h->calls / 4 : L;
+    const dl_gpt_proj want_proj = want_layer == L ? DL_GPT_PROJ_HEAD : (dl_gpt_proj)(h->calls % 4);
+    static const int in_c[] = {C, C, C, 4 * C, C}, out_c[] = {3 * C, C, 4 * C, C, V};
+    if (layer != want_layer || proj != want_proj || args->C != in_c[proj] || args->OC != out_c[proj])
+        h->bad_order++;
+    h->calls++;
+    if (h->fail) return DL_FAIL(DL_ERR_ARG, "planted hook failure");
+    DL_TRY(dl_linear_forward(h->linear, args));
+    for (int i = 0; i < args->N * args->OC; i++) args->out[i] *= h->factor;
+    return DL_OK;
+}
+
+static void test_the_linear_hook_replaces_every_projection_in_order(void **state) {
+    (void)state;
+    dl_gpt m;
+    int tokens[B * T], targets[B * T];
+    make_model(&m, "fast", tokens, targets);
+    float plain, hooked, doubled;
+    assert_int_equal(dl_gpt_forward(&m, tokens, targets, B, T, &plain), DL_OK);
+    hook_log h = {.linear = m.linear, .factor = 1.0f};
+    dl_gpt_set_linear_hook(&m, logging_hook, &h);
+    assert_int_equal(dl_gpt_forward(&m, tokens, targets, B, T, &hooked), DL_OK);
+    assert_int_equal(h.calls, 4 * L + 1);
+    assert_int_equal(h.bad_order, 0);
+    assert_true(hooked == plain);
+    assert_int_equal(dl_gpt_backward(&m), DL_ERR_ARG);
+    h.factor = 2.0f;
+    assert_int_equal(dl_gpt_forward(&m, tokens, targets, B, T, &doubled), DL_OK);
+    assert_true(doubled != plain);
+    h.fail = true, h.calls = 0;
+    assert_int_equal(dl_gpt_forward(&m, tokens, targets, B, T, &doubled), DL_ERR_ARG);
+    assert_int_equal(h.calls, 1);
+    dl_gpt_set_linear_hook(&m, NULL, NULL);
+    assert_int_equal(dl_gpt_forward(&m, tokens, targets, B, T, &hooked), DL_OK);
+    assert_true(hooked == plain);
+    assert_int_equal(dl_gpt_backward(&m), DL_OK);
+    dl_gpt_free(&m);
+}
+
 static void test_adamw_steps_learn_a_repeated_sequence(void **state) {
     (void)state;
     dl_gpt m;
@@ -397,6 +450,7 @@ int main(void) {
         cmocka_unit_test(test_changing_a_later_token_leaves_earlier_logits_identical),
         cmocka_unit_test(test_a_smaller_batch_than_allocated_gives_the_same_numbers),
         cmocka_unit_test(test_adamw_steps_learn_a_repeated_sequence),
+        cmocka_unit_test(test_the_linear_hook_replaces_every_projection_in_order),
         cmocka_unit_test(test_generate_is_deterministic_for_a_seed_and_greedy_takes_the_argmax),
     };
     return cmocka_run_group_tests_name("gpt", tests, NULL, NULL);

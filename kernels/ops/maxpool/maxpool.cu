@@ -22,7 +22,9 @@
  * Contract differences: for cudnn, out comes from cuDNN. Its value equals inp[argmax] (a max
  * is unique as a value), except that cuDNN may return −0 where ref returns +0 (or the
  * reverse) when both zeros tie in a window, and a NaN's payload may differ; cuDNN with
- * PROPAGATE_NAN outputs NaN for any window holding one, as maxpool.h asks. The backward
+ * PROPAGATE_NAN outputs NaN for any window holding one, as maxpool.h asks. A window of only
+ * −inf, where cuDNN writes −FLT_MAX (its initial value; seen on an H100 with cuDNN 9), is
+ * set to −inf by the argmax kernel, which knows the window's maximum anyway. The backward
  * honours an argmax only inside its own window (the forward never writes one elsewhere;
  * ref would follow a corrupted one anywhere in the plane).
  *
@@ -47,7 +49,8 @@ struct pool_shape {
 };
 
 /* One thread per output o (grid-stride over all N·C·OH·OW): the first maximum of its window
- * by dl_maxpool_takes, as ref scans it. STORE_OUT false: argmax only (after cuDNN's out). */
+ * by dl_maxpool_takes, as ref scans it. STORE_OUT false: argmax (after cuDNN's out), and out
+ * only where the window is all −inf. */
 template <bool STORE_OUT>
 __global__ void maxpool_forward_kernel(size_t outputs, pool_shape s, const float *__restrict__ inp,
                                        float *__restrict__ out, int *__restrict__ argmax) {
@@ -68,6 +71,9 @@ __global__ void maxpool_forward_kernel(size_t outputs, pool_shape s, const float
                 if (dl_maxpool_takes(v, best)) best = v, arg = at;
             }
         if (STORE_OUT) out[o] = best;
+        /* cuDNN starts its max at −FLT_MAX, so a window of nothing but −inf comes back as
+         * −FLT_MAX; the family's value there is −inf (the window's own maximum). */
+        else if (best == -INFINITY) out[o] = best;
         argmax[o] = arg;
     }
 }
