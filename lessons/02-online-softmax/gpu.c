@@ -67,6 +67,19 @@ static void run_topk(void *ctx) {
 
 /* Max relative error of variant v on the first `rows` rows of dx (host copy hx) against the
  * CPU ref; probabilities below 1e-30 are compared absolutely. */
+/* How far a correct fp32 kernel may be from the double ref. Each variant's normalizer is a
+ * sum of V terms split over at least 32 threads (a warp per row), each adding ~V/32 terms in
+ * sequence, then a tree: a relative error of at most (V/32 + log2 32)·u with u = 2^-24
+ * (Higham's bound for recursive summation), plus an ulp or two from expf and the division.
+ * At V ≤ 4096 that is under 1e-5 and the floor 1e-5 rules; at V = 2^20 it is 2e-3, which is
+ * loose, but a wrong index or a missed rescale errs by O(1), far above it. The table prints
+ * the error measured (on the H100, cuda_warp_safe: 2.9e-5 at V = 2^20). */
+static double gpu_softmax_tolerance(long V) {
+    const double u = 1.0 / 16777216.0;
+    const double bound = ((double)V / 32.0 + 5.0 + 4.0) * u;
+    return bound > 1e-5 ? bound : 1e-5;
+}
+
 static double check_rows(const dl_variant *v, const float *hx, const float *dx, float *dy,
                          int rows, int V) {
     const size_t n = (size_t)rows * V;
@@ -147,7 +160,7 @@ int sm_gpu(dlb_run *run, const sm_config *cfg) {
                 const dl_variant *v = dl_variant_find("softmax", VARIANTS[i]);
                 if (!v || !dl_variant_available(v)) continue;
                 const double err = check_rows(v, hx, dx, dy, N < 4 ? N : 4, (int)V);
-                if (!(err <= 1e-5)) {
+                if (!(err <= gpu_softmax_tolerance(V))) {
                     fprintf(stderr, "error: %s at V=%ld is wrong (max relative error %.3g)\n",
                             v->name, V, err);
                     goto done;
