@@ -8,6 +8,8 @@
 #   make bench            time every matmul variant (results/bench/), int8 vs fp32 GEMM, and with a GPU the GPU benches
 #   make bench-gpu        CUDA matmul variants, every CUDA op against the device peaks, training GPU vs CPU
 #   make install PREFIX=… headers, static libraries, pkg-config files (dlab.pc, dlbench.pc)
+#   make regress          every lesson's results/<lesson>/summary.csv against results/baseline/ (rules.csv)
+#   make baseline         copy the complete runs' summary.csv files into results/baseline/
 #   make clean
 #
 # Knobs: CC, NVCC, CUDA_ARCH (default sm_90), NO_CUDA=1, NO_OPENMP=1, OPT (default -O3),
@@ -169,7 +171,7 @@ TEST_GPU_SRCS := $(wildcard tests/gpu_*.c)
 TEST_GPU_BINS := $(TEST_GPU_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 # ---------------------------------------------------------------- rules
-.PHONY: all libs lessons tests bench bench-gpu test test-gpu install clean help
+.PHONY: all libs lessons tests bench bench-gpu test test-gpu install clean help regress baseline
 all: libs lessons $(BENCH_BINS) $(if $(HAVE_CMOCKA),tests)
 libs: $(LIBS)
 lessons: $(LESSON_BINS)
@@ -253,10 +255,24 @@ bench-gpu: all
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bin/bench-matmul --device cuda $(BENCH_ARGS)
 	$(BENCH_GPU_STEPS)
 
+# Compare the last runs with the committed baseline (per-metric rules in results/baseline/).
+regress:
+	@scripts/regress
+
+# Refresh the baseline from every complete run in results/ (run.json says "complete": true).
+baseline:
+	@n=0; for d in results/*/; do name=$$(basename $$d); \
+	  case $$name in baseline|machine) continue;; esac; \
+	  if [ -f $$d/summary.csv ] && grep -q '"complete": *true' $$d/run.json 2>/dev/null; then \
+	    mkdir -p results/baseline/$$name && cp $$d/summary.csv results/baseline/$$name/ && \
+	    echo "baseline: results/baseline/$$name/summary.csv" && n=$$((n + 1)); \
+	  elif [ -f $$d/summary.csv ]; then echo "baseline: skipped $$name (its run.json is not complete)"; fi; \
+	done; echo "baseline: $$n summaries copied; review with git diff results/baseline, then commit"
+
 clean:
 	rm -rf build build-san run
 
 help:
-	@sed -n '3,15p' Makefile | cut -c3-
+	@sed -n '3,17p' Makefile | cut -c3-
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
