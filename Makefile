@@ -10,6 +10,8 @@
 #   make install PREFIX=… headers, static libraries, pkg-config files (dlab.pc, dlbench.pc)
 #   make regress          every lesson's results/<lesson>/summary.csv against results/baseline/ (rules.csv)
 #   make baseline         copy the complete runs' summary.csv files into results/baseline/
+#   make handout          the course handout: solution blocks replaced by stubs (build/handout/dlab)
+#   make grade LESSON=N [SUBMISSION=dir]   a student's tree: tests (hidden ones too) and speed vs this tree
 #   make clean
 #
 # Knobs: CC, NVCC, CUDA_ARCH (default sm_90), NO_CUDA=1, NO_OPENMP=1, OPT (default -O3),
@@ -170,8 +172,56 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_GPU_SRCS := $(wildcard tests/gpu_*.c)
 TEST_GPU_BINS := $(TEST_GPU_SRCS:tests/%.c=$(BUILD)/tests/%)
 
+# ---- MPI (lesson 6)
+# The collectives (kernels/ops/collective/) need MPI, so they go into their own
+# $(BUILD)/lib/libdlab_mpi.a, never into libdlab.a: programs that do not use MPI do not
+# link it. Lesson 6 and the tests that use MPI (tests/test_collective*.c, test_lesson06.c)
+# get MPI's include path and libraries from `mpicc --showme`. Without mpicc they are skipped.
+MPI_DIR := kernels/ops/collective
+MPI_LESSON_DIR := lessons/06-ring-allreduce
+MPI_TEST_NAMES := $(notdir $(basename $(wildcard tests/test_collective*.c tests/test_lesson06.c)))
+KERNEL_OBJS := $(filter-out $(BUILD)/obj/$(MPI_DIR)/%,$(KERNEL_OBJS))
+LESSON_DIRS := $(filter-out $(MPI_LESSON_DIR),$(LESSON_DIRS))
+TEST_BINS := $(filter-out $(addprefix $(BUILD)/tests/,$(MPI_TEST_NAMES)),$(TEST_BINS))
+ifeq ($(HAVE_MPI),1)
+MPI_CPPFLAGS := $(shell mpicc --showme:compile)
+MPI_LDLIBS := $(shell mpicc --showme:link)
+LIBDLAB_MPI := $(BUILD)/lib/libdlab_mpi.a
+MPI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(MPI_DIR)/*.c))
+MPI_LESSON_BIN := $(BUILD)/bin/lesson-06
+MPI_LESSON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(MPI_LESSON_DIR)/lesson.c,$(wildcard $(MPI_LESSON_DIR)/*.c)))
+LESSON_BINS := $(foreach d,$(LESSON_DIRS),$(call lesson_bin,$(d))) $(if $(wildcard $(MPI_LESSON_DIR)/lesson.c),$(MPI_LESSON_BIN))
+TEST_BINS += $(addprefix $(BUILD)/tests/,$(MPI_TEST_NAMES))
+$(BUILD)/obj/$(MPI_DIR)/%.o $(BUILD)/obj/$(MPI_LESSON_DIR)/%.o: CPPFLAGS += $(MPI_CPPFLAGS)
+$(addprefix $(BUILD)/obj/tests/,$(addsuffix .o,$(MPI_TEST_NAMES))): CPPFLAGS += $(MPI_CPPFLAGS)
+$(LIBDLAB_MPI): $(MPI_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(MPI_LESSON_BIN): $(BUILD)/obj/$(MPI_LESSON_DIR)/lesson.o $(MPI_LESSON_OBJS) $(LESSON_COMMON_OBJS) $(LIBDLAB_MPI) $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LDLIBS) -o $@
+$(BUILD)/tests/test_lesson06: $(BUILD)/obj/tests/test_lesson06.o $(MPI_LESSON_OBJS) $(LESSON_COMMON_OBJS) $(LIBDLAB_MPI) $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LDLIBS) -lcmocka -o $@
+$(BUILD)/tests/test_collective%: $(BUILD)/obj/tests/test_collective%.o $(LIBDLAB_MPI) $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LDLIBS) -lcmocka -o $@
+.PHONY: lesson-06 lesson-6
+lesson-06 lesson-6: $(MPI_LESSON_BIN)
+	ln -sfn $(MPI_LESSON_BIN) run
+	@echo "built $(MPI_LESSON_DIR): now ./run   (./run --help for options; it starts mpirun itself)"
+else
+LESSON_BINS := $(foreach d,$(LESSON_DIRS),$(call lesson_bin,$(d)))
+ifeq ($(MAKELEVEL),0)
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+$(info   ✗ lesson 06 (ring-allreduce) and its tests skipped: no mpicc (scripts/setup installs openmpi-bin libopenmpi-dev))
+endif
+endif
+endif
+# ---- end MPI
+
 # ---------------------------------------------------------------- rules
-.PHONY: all libs lessons tests bench bench-gpu test test-gpu install clean help regress baseline
+.PHONY: all libs lessons tests bench bench-gpu test test-gpu install clean help regress baseline handout grade
 all: libs lessons $(BENCH_BINS) $(if $(HAVE_CMOCKA),tests)
 libs: $(LIBS)
 lessons: $(LESSON_BINS)
@@ -269,10 +319,17 @@ baseline:
 	  elif [ -f $$d/summary.csv ]; then echo "baseline: skipped $$name (its run.json is not complete)"; fi; \
 	done; echo "baseline: $$n summaries copied; review with git diff results/baseline, then commit"
 
+handout:
+	@scripts/handout
+
+grade:
+	@test -n "$(LESSON)" || { echo "make grade: say which lesson: make grade LESSON=N [SUBMISSION=dir]" >&2; exit 2; }
+	@scripts/grade $(LESSON) $(SUBMISSION)
+
 clean:
 	rm -rf build build-san run
 
 help:
-	@sed -n '3,17p' Makefile | cut -c3-
+	@sed -n '3,19p' Makefile | cut -c3-
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -32,3 +32,9 @@ dl_status dl_fail_at(dl_status s, const char *where, const char *fmt, ...) {
     va_end(ap);
     return s;
 }
+
+dl_status dl_exercise_todo(const char *where) {
+    return dl_fail_at(DL_ERR_UNSUPPORTED, where,
+                      "exercise not done yet: this handout stub stands where the solution goes "
+                      "(see the lesson's README, Exercises)");
+}

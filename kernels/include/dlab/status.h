@@ -41,6 +41,11 @@ dl_status dl_fail_at(dl_status s, const char *where, const char *fmt, ...)
     ;
 #define DL_FAIL(status, ...) dl_fail_at((status), __func__, __VA_ARGS__)
 
+/* What a course handout's stub returns where a BEGIN/END SOLUTION block was taken out
+ * (scripts/handout): DL_ERR_UNSUPPORTED with "<where>: exercise not done yet ...", so the
+ * tests that call it fail with a message that names the function to write. */
+dl_status dl_exercise_todo(const char *where);
+
 /* Evaluate a dl_status expression; return it from the enclosing function if it failed. */
 #define DL_TRY(expr)                                                                        \
     do {                                                                                    \

@@ -25,11 +25,15 @@ static DL_ALWAYS_INLINE bool row_defined(float m, float d) {
 }
 
 static DL_ALWAYS_INLINE void online_update(float x, float *m, float *d) {
+    /* Exercise (lesson 2): after this step *m is the max so far and *d = Σ e^(x_i − *m).
+     * The handout's stub leaves (m, d) = (−inf, 0), an undefined row: every output NaN. */
+    /* BEGIN SOLUTION stub: (void)x; (void)m; (void)d; */
     const bool gt = __builtin_isgreater(x, *m);
     const float hi = dl_select(gt, x, *m), lo = dl_select(gt, *m, x);
     const float e = dl_exp_poly(dl_select(lo == -INFINITY, -INFINITY, lo - hi));
     *d = dl_select(gt, *d * e + 1.0f, *d + e);
     *m = hi;
+    /* END SOLUTION */
 }
 
 /* The pair rule with dl_exp_poly; an empty side (m = −inf) weighs 0, keeping NaN in d. */
