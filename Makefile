@@ -10,6 +10,8 @@
 #   make install PREFIX=… headers, static libraries, pkg-config files (dlab.pc, dlbench.pc)
 #   make regress          every lesson's results/<lesson>/summary.csv against results/baseline/ (rules.csv)
 #   make baseline         copy the complete runs' summary.csv files into results/baseline/
+#   make report [QUICK=1] every lesson and benchmark → results/REPORT.md, results/report.html (roofline)
+#   make report-check     render report.html in headless Chromium; fail if an image or table is missing
 #   make handout          the course handout: solution blocks replaced by stubs (build/handout/dlab)
 #   make grade LESSON=N [SUBMISSION=dir]   a student's tree: tests (hidden ones too) and speed vs this tree
 #   make clean
@@ -203,7 +205,7 @@ $(MPI_LESSON_BIN): $(BUILD)/obj/$(MPI_LESSON_DIR)/lesson.o $(MPI_LESSON_OBJS) $(
 $(BUILD)/tests/test_lesson06: $(BUILD)/obj/tests/test_lesson06.o $(MPI_LESSON_OBJS) $(LESSON_COMMON_OBJS) $(LIBDLAB_MPI) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LDLIBS) -lcmocka -o $@
-$(BUILD)/tests/test_collective%: $(BUILD)/obj/tests/test_collective%.o $(LIBDLAB_MPI) $(LIBS)
+$(addprefix $(BUILD)/tests/,$(filter test_collective%,$(MPI_TEST_NAMES))): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBDLAB_MPI) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LDLIBS) -lcmocka -o $@
 .PHONY: lesson-06 lesson-6
@@ -221,7 +223,7 @@ endif
 # ---- end MPI
 
 # ---------------------------------------------------------------- rules
-.PHONY: all libs lessons tests bench bench-gpu test test-gpu install clean help regress baseline handout grade
+.PHONY: all libs lessons tests bench bench-gpu test test-gpu install clean help regress baseline handout grade report report-check
 all: libs lessons $(BENCH_BINS) $(if $(HAVE_CMOCKA),tests)
 libs: $(LIBS)
 lessons: $(LESSON_BINS)
@@ -319,6 +321,14 @@ baseline:
 	  elif [ -f $$d/summary.csv ]; then echo "baseline: skipped $$name (its run.json is not complete)"; fi; \
 	done; echo "baseline: $$n summaries copied; review with git diff results/baseline, then commit"
 
+report: all
+	@scripts/setup --if-needed --report
+	@BUILD=$(BUILD) scripts/report $(if $(QUICK),--quick)
+
+report-check:
+	@scripts/setup --if-needed --report
+	@scripts/report-check
+
 handout:
 	@scripts/handout
 
@@ -330,6 +340,6 @@ clean:
 	rm -rf build build-san run
 
 help:
-	@sed -n '3,19p' Makefile | cut -c3-
+	@sed -n '3,21p' Makefile | cut -c3-
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

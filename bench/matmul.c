@@ -267,7 +267,9 @@ int main(int argc, char **argv) {
             xs[vi][npts[vi]] = n, ys[vi][npts[vi]] = rate, npts[vi]++;
             char name[96];
             snprintf(name, sizeof name, "matmul/%s/%d", v->name, n);
-            dlb_counter counters[] = {{"gflops", rate}, {"peak_frac", rate / peak.fma_gflops}, {NULL, 0}};
+            const dl_cost cost = dl_matmul_cost(&c.args); /* per call: the roofline in make report */
+            dlb_counter counters[] = {{"gflops", rate}, {"peak_frac", rate / peak.fma_gflops},
+                                      {"flops", cost.flops}, {"bytes", cost.bytes}, {NULL, 0}};
             dlb_run_benchmark(run, name, &r, counters);
             if (n == 1024 && is_own(v) && rate > best_own_1024) best_own_1024 = rate, best_own_1024_name = v->name;
         }

@@ -265,7 +265,8 @@ int fp_summation(dlb_run *run, const fp_config *cfg) {
         dlb_run_metric(run, metric, gbps, "GB/s");
         char bench[64];
         snprintf(bench, sizeof bench, "sum/%s/%zu", v->name, speed_n);
-        dlb_counter counters[] = {{"gbps", gbps}, {NULL, 0}};
+        const dl_cost cost = dl_sum_cost(&c.a); /* per call: the roofline in make report */
+        dlb_counter counters[] = {{"gbps", gbps}, {"flops", cost.flops}, {"bytes", cost.bytes}, {NULL, 0}};
         dlb_run_benchmark(run, bench, &r, counters);
     }
     dlb_progress_end(&prog);

@@ -90,7 +90,8 @@ static int paper_point(dlb_run *run, const sm_config *cfg, float *x, float *y) {
         dlb_table_numf(t, 1e3 * r.time.p90, "%.3f");
         dlb_table_numf(t, gbps, "%.1f");
         dlb_table_numf(t, gbps / cfg->peak.copy_gbps, "%.2f");
-        dlb_counter counters[] = {{"gbps", gbps}, {NULL, 0}};
+        const dl_cost cost = dl_softmax_cost(&c.a); /* per call: the roofline in make report */
+        dlb_counter counters[] = {{"gbps", gbps}, {"flops", cost.flops}, {"bytes", cost.bytes}, {NULL, 0}};
         char name[96];
         snprintf(name, sizeof name, "softmax/%s/N%d/V%d", vs[i]->name, N, V);
         dlb_run_benchmark(run, name, &r, counters);
