@@ -249,6 +249,9 @@ dl_status dl_gpt_attach_lora(dl_gpt *m, dl_lora *lo, bool freeze_base) {
 
 /* W0 += value·B·A for every adapter, value = ±α/r, through scale_eye and the scratch. */
 static dl_status add_product_to_base(dl_lora *lo, dl_gpt *m, float value) {
+    /* Exercise (lesson 3): W += value·B·A for every adapter, on the adapters' backend (two
+     * ops->matmul calls each; lo->scale_eye holds value·I after upload_scale_eye). */
+    /* BEGIN SOLUTION stub: (void)lo; (void)m; (void)value; (void)base_weight; return dl_exercise_todo(__func__); */
     const dl_ops *ops = m->ops;
     const int r = lo->cfg.rank;
     DL_TRY(upload_scale_eye(lo, value));
@@ -267,6 +270,7 @@ static dl_status add_product_to_base(dl_lora *lo, dl_gpt *m, float value) {
     }
     dl_status restore = upload_scale_eye(lo, scale_of(&lo->cfg));
     return s != DL_OK ? s : restore;
+    /* END SOLUTION */
 }
 
 dl_status dl_lora_merge(dl_lora *lo, dl_gpt *m) {
