@@ -217,3 +217,18 @@ int dlb_cli_parse(int argc, char **argv, const char *about, const char *default_
 #endif
     return 0;
 }
+
+int dlb_run_start(const dlb_cli *cli, const char *name, const char *device, dlb_context *ctx,
+                  dlb_run **out) {
+    if (!cli || !name || !out) return dlbi_fail("dlb_run_start: cli, name or out is NULL");
+    if (dlb_run_open(cli->out, name, out) != 0) return -1;
+    dlb_run_param(*out, "quick", "%s", cli->quick ? "true" : "false");
+    dlb_run_param(*out, "seed", "%llu", (unsigned long long)cli->seed);
+    dlb_run_param(*out, "threads", "%d", cli->threads);
+    dlb_run_param(*out, "device", "%s", device ? device : cli->device);
+    dlb_context local;
+    if (!ctx) ctx = &local;
+    dlb_context_collect(ctx);
+    dlb_context_print(ctx);
+    return 0;
+}

@@ -244,6 +244,13 @@ typedef struct dlb_cli {
     const char *out;     /* --out DIR (default given by the caller, e.g. "results/01-floating-point") */
 } dlb_cli;
 
+/* What every lesson does once its options are parsed: dlb_run_open(cli->out, name), record
+ * the common parameters in run.json (quick, seed, threads, and device: `device`, or cli->device
+ * when NULL), collect the machine context into *ctx (NULL: a local one) and print it.
+ * 0, or -1 with dlb_error() (nothing opened). */
+int dlb_run_start(const dlb_cli *cli, const char *name, const char *device, dlb_context *ctx,
+                  dlb_run **out);
+
 /* Parse argv. Returns 0 to go on; 1 when --help was printed (exit 0); 2 after printing a
  * one-line error and the usage to stderr (exit 2). `extra` is NULL or ends with {NULL}. */
 int dlb_cli_parse(int argc, char **argv, const char *about, const char *default_out,

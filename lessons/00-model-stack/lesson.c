@@ -64,21 +64,14 @@ int main(int argc, char **argv) {
     dl_image_set_normalize(&test, mean, std);
 
     dlb_run *run;
-    if (dlb_run_open(cli.out, "00-model-stack", &run) != 0) {
+    if (dlb_run_start(&cli, "00-model-stack", ops->name, NULL, &run) != 0) {
         fprintf(stderr, "error: %s\n", dlb_error());
         dl_image_set_free(&train), dl_image_set_free(&test);
         return 1;
     }
-    dlb_run_param(run, "quick", "%s", cfg.quick ? "true" : "false");
-    dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
-    dlb_run_param(run, "threads", "%d", cfg.threads);
-    dlb_run_param(run, "device", "%s", ops->name);
     dlb_run_param(run, "mlp_epochs", "%ld", cfg.mlp_epochs);
     dlb_run_param(run, "cnn_epochs", "%ld", cfg.cnn_epochs);
     dlb_run_param(run, "gpt_steps", "%ld", cfg.gpt_steps);
-    dlb_context ctx;
-    dlb_context_collect(&ctx);
-    dlb_context_print(&ctx);
     printf("Fashion-MNIST: %d training and %d test images of %d×%d, normalized with the training "
            "mean %.4f and std %.4f\n\n",
            train.count, test.count, train.rows, train.cols, mean, std);

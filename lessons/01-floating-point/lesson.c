@@ -59,18 +59,11 @@ int main(int argc, char **argv) {
     }
 
     dlb_run *run = NULL;
-    if (dlb_run_open(cli.out, "01-floating-point", &run) != 0) {
+    if (dlb_run_start(&cli, "01-floating-point", "cpu", NULL, &run) != 0) {
         fprintf(stderr, "error: %s\n", dlb_error());
         return 1;
     }
-    dlb_run_param(run, "quick", "%s", cfg.quick ? "true" : "false");
     dlb_run_param(run, "max_n", "%ld", cfg.max_n);
-    dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
-    dlb_run_param(run, "threads", "%d", cfg.threads);
-
-    dlb_context ctx;
-    dlb_context_collect(&ctx);
-    dlb_context_print(&ctx);
     char features[256];
     printf("dlab CPU features: %s\n", dl_cpu_describe(features, sizeof features));
     if (strcmp(cli.device, "cpu") != 0)

@@ -70,13 +70,11 @@ int main(int argc, char **argv) {
     }
 
     dlb_run *run = NULL;
-    if (dlb_run_open(cli.out, "02-online-softmax", &run) != 0) {
+    dlb_context ctx;
+    if (dlb_run_start(&cli, "02-online-softmax", NULL, &ctx, &run) != 0) {
         fprintf(stderr, "error: %s\n", dlb_error());
         return 1;
     }
-    dlb_context ctx;
-    dlb_context_collect(&ctx);
-    dlb_context_print(&ctx);
     cfg.llc_bytes = ctx.cache_bytes[3] > 0 ? ctx.cache_bytes[3] : ctx.cache_bytes[2];
     /* The copy bandwidth this run is judged against: measured now in a full run (a shared
      * machine's bandwidth drifts over a day, and the fractions should compare like with
@@ -87,12 +85,8 @@ int main(int argc, char **argv) {
         dlb_run_abort(run);
         return 1;
     }
-    dlb_run_param(run, "quick", "%s", cfg.quick ? "true" : "false");
     dlb_run_param(run, "max_v", "%ld", cfg.max_v);
     dlb_run_param(run, "budget_elements", "%ld", cfg.budget);
-    dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
-    dlb_run_param(run, "threads", "%d", cfg.threads);
-    dlb_run_param(run, "device", "%s", cli.device);
     char features[256];
     printf("dlab CPU features: %s\n", dl_cpu_describe(features, sizeof features));
     printf("threads %d | copy bandwidth %.1f GB/s | last-level cache %.0f MiB | V up to %ld, "

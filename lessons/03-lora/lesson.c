@@ -130,17 +130,10 @@ int main(int argc, char **argv) {
     }
 
     dlb_run *run = NULL;
-    if (dlb_run_open(cli.out, "03-lora", &run) != 0) {
+    if (dlb_run_start(&cli, "03-lora", NULL, NULL, &run) != 0) {
         fprintf(stderr, "error: %s\n", dlb_error());
         return 1;
     }
-    dlb_context ctx;
-    dlb_context_collect(&ctx);
-    dlb_context_print(&ctx);
-    dlb_run_param(run, "quick", "%s", cfg.quick ? "true" : "false");
-    dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
-    dlb_run_param(run, "threads", "%d", cfg.threads);
-    dlb_run_param(run, "device", "%s", cli.device);
     dlb_run_param(run, "steps", "%ld", cfg.steps);
     dlb_run_param(run, "batch", "%dx%d", cfg.B, cfg.T);
     dlb_run_param(run, "full_lr", "%g", cfg.full_lr);
