@@ -29,6 +29,7 @@ DECLARE_FAMILY(softmax)
 DECLARE_FAMILY(softmax_topk)
 DECLARE_FAMILY(quant)
 DECLARE_FAMILY(int8_gemm)
+DECLARE_FAMILY(spmm)
 
 typedef struct family {
     const char *name;
@@ -56,6 +57,7 @@ static const family FAMILIES[] = {
     {"softmax_topk", dl_softmax_topk_variant_table, &dl_softmax_topk_variant_count},
     {"quant", dl_quant_variant_table, &dl_quant_variant_count},
     {"int8_gemm", dl_int8_gemm_variant_table, &dl_int8_gemm_variant_count},
+    {"spmm", dl_spmm_variant_table, &dl_spmm_variant_count},
 };
 #define NFAMILIES ((int)(sizeof FAMILIES / sizeof FAMILIES[0]))
 

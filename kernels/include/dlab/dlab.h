@@ -36,6 +36,9 @@
 #include "softmax_topk.h"
 #include "quant.h"
 #include "int8_gemm.h"
+#include "qlinear.h"
+#include "spmm.h"
+#include "sparse.h"
 #include "softmax_xent.h"
 #include "status.h"
 
