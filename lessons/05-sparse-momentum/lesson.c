@@ -36,7 +36,7 @@ static const double quick_densities[] = {0.05};
 
 int main(int argc, char **argv) {
     // ------------------------------------------------------------------------------- setup
-    long epochs = 0, seeds = 0;
+    long epochs = 0, seeds = 0, paper_epochs = -1;
     double density = 0, prune_rate = 0.5, lr = 2e-3;
     bool no_timing = false;
     const dlb_opt extra[] = {
@@ -46,6 +46,7 @@ int main(int argc, char **argv) {
         {"--prune-rate", DLB_OPT_DOUBLE, &prune_rate, "initial prune rate p in (0, 1), cosine-decayed (paper: 0.5)", 0, 0},
         {"--lr", DLB_OPT_DOUBLE, &lr, "AdamW peak learning rate", 1e-6, 1},
         {"--no-timing", DLB_OPT_FLAG, &no_timing, "skip the sparse-compute timings", 0, 0},
+        {"--paper-epochs", DLB_OPT_INT, &paper_epochs, "epochs of the 5% comparison the targets use (unset: 30; 0 skips it; --quick 0)", 0, SP_MAX_EPOCHS},
         {NULL, DLB_OPT_FLAG, NULL, NULL, 0, 0},
     };
     dlb_cli cli;
@@ -86,15 +87,18 @@ int main(int argc, char **argv) {
         .prune_rate = prune_rate,
         .lr = (float)lr,
         .timing = !no_timing,
+        .paper_epochs = 30,
     };
     if (cli.quick) {
         cfg.n_seeds = 1, cfg.epochs = 2, cfg.train_count = 4096, cfg.test_count = 2000;
         cfg.densities = quick_densities, cfg.n_densities = 1;
+        cfg.paper_epochs = 0;
     }
+    if (paper_epochs >= 0) cfg.paper_epochs = (int)paper_epochs;
     if (epochs > 0) cfg.epochs = (int)epochs;
     if (seeds > 0) cfg.n_seeds = (int)seeds;
     const double one_density[1] = {density};
-    if (one_density_run) cfg.densities = one_density, cfg.n_densities = 1;
+    if (one_density_run) cfg.densities = one_density, cfg.n_densities = 1, cfg.paper_epochs = 0;
     if (dl_threads_set(cfg.threads) != DL_OK) {
         fprintf(stderr, "error: %s\n", dl_last_error());
         return 2;
