@@ -207,6 +207,54 @@ static void test_fast_runs_the_cpu_backends_variants(void **state) {
     dl_mlp_free(&m);
 }
 
+/* The gradient hook fires once per layer, last first, with that layer's dW (and db after it)
+ * already final; what it does to them (here: halve) is what the backward leaves; a failing
+ * hook ends the backward with its status; removing it restores the plain gradients. */
+typedef struct grad_log {
+    const dl_mlp *m;
+    int calls, bad;
+    dl_status fail_with;
+} grad_log;
+
+static dl_status halving_hook(void *ctx, int layer, float *grads, size_t count) {
+    grad_log *g = ctx;
+    const int out = layer == 0 ? H1 : layer == 1 ? H2 : CLASSES, in = layer == 0 ? IN : layer == 1 ? H1 : H2;
+    if (layer != g->m->n_layers - 1 - g->calls || grads != g->m->dW[layer] || count != (size_t)out * (in + 1) ||
+        g->m->db[layer] != grads + (size_t)out * in)
+        g->bad++;
+    g->calls++;
+    if (g->fail_with != DL_OK) return DL_FAIL(g->fail_with, "planted hook failure");
+    for (size_t i = 0; i < count; i++) grads[i] *= 0.5f;
+    return DL_OK;
+}
+
+static void test_the_grad_hook_sees_each_layer_once_last_first(void **state) {
+    (void)state;
+    dl_mlp m;
+    float x[B * IN];
+    int y[B];
+    make_model(&m, "fast", x, y);
+    float loss;
+    assert_int_equal(dl_mlp_forward(&m, x, y, B, &loss), DL_OK);
+    assert_int_equal(dl_mlp_backward(&m), DL_OK);
+    float *plain = malloc(m.n_params * sizeof(float));
+    memcpy(plain, m.grads, m.n_params * sizeof(float));
+    grad_log g = {.m = &m};
+    dl_mlp_set_grad_hook(&m, halving_hook, &g);
+    assert_int_equal(dl_mlp_backward(&m), DL_OK);
+    assert_int_equal(g.calls, m.n_layers);
+    assert_int_equal(g.bad, 0);
+    for (size_t i = 0; i < m.n_params; i++) assert_true(m.grads[i] == 0.5f * plain[i]);
+    g.calls = 0, g.fail_with = DL_ERR_DEVICE;
+    assert_int_equal(dl_mlp_backward(&m), DL_ERR_DEVICE);
+    assert_int_equal(g.calls, 1);
+    dl_mlp_set_grad_hook(&m, NULL, NULL);
+    assert_int_equal(dl_mlp_backward(&m), DL_OK);
+    assert_memory_equal(m.grads, plain, m.n_params * sizeof(float));
+    free(plain);
+    dl_mlp_free(&m);
+}
+
 static void test_cuda_without_a_gpu_is_a_device_error_with_a_reason(void **state) {
     (void)state;
     dl_mlp m;
@@ -229,6 +277,7 @@ int main(void) {
         cmocka_unit_test(test_params_round_trip_through_the_host_copy),
         cmocka_unit_test(test_fast_runs_the_cpu_backends_variants),
         cmocka_unit_test(test_cuda_without_a_gpu_is_a_device_error_with_a_reason),
+        cmocka_unit_test(test_the_grad_hook_sees_each_layer_once_last_first),
         cmocka_unit_test(test_mlp_backward_matches_finite_differences_for_every_parameter),
         cmocka_unit_test(test_fast_ops_give_the_ref_loss_and_gradients),
         cmocka_unit_test(test_bad_configurations_are_refused),

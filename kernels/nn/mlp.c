@@ -196,8 +196,17 @@ dl_status dl_mlp_backward(dl_mlp *m) {
                              .dinp = l > 0 ? m->dact[l] : NULL, /* no gradient for the data */
                              .dweight = m->dW[l], .dbias = m->db[l]};
         DL_TRY(dl_linear_backward(m->linear, &la));
+        if (m->grad_hook.fn) /* this layer's dW and db are final: W (OC×C) then b (OC) */
+            DL_TRY(m->grad_hook.fn(m->grad_hook.ctx, l, m->dW[l],
+                                   (size_t)width(m, l + 1) * (width(m, l) + 1)));
     }
     return DL_OK;
+}
+
+void dl_mlp_set_grad_hook(dl_mlp *m, dl_mlp_grad_hook fn, void *ctx) {
+    if (!m) return;
+    m->grad_hook.fn = fn;
+    m->grad_hook.ctx = fn ? ctx : NULL;
 }
 
 int dl_mlp_correct(const dl_mlp *m, const int *targets) {

@@ -462,9 +462,9 @@ int ar_part_dp(dlb_run *run, const ar_config *cfg) {
     snprintf(batch_s, sizeof batch_s, "%d", batch);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
     for (int np = 1; np <= np_max; np++)
-        for (int a = 0; a < 2; a++) {
-            const char *algo = a == 0 ? "ring" : "mpi";
-            if (a == 1 && np != 2) continue;
+        for (int a = 0; a < 3; a++) {
+            const char *algo = a == 0 ? "ring" : a == 1 ? "mpi" : "mpi_overlap";
+            if (a >= 1 && np != 2) continue;
             char file[1200], name[64];
             snprintf(name, sizeof name, "dp-np%d-%s.csv", np, algo);
             path_in(run, name, file, sizeof file);
@@ -524,6 +524,16 @@ int ar_part_dp(dlb_run *run, const ar_config *cfg) {
         dlb_table_int(t, first_apart);
         if (r->np == 2 && strcmp(r->algo, "ring") == 0) dlb_run_metric(run, "dp_loss_max_abs_diff", diff, "loss");
         if (r->np == 2 && strcmp(r->algo, "ring") == 0) dlb_run_metric(run, "dp_efficiency_np2", one->step_ms / r->step_ms / 2, "ratio");
+        if (r->np == 2 && strcmp(r->algo, "mpi_overlap") == 0) {
+            const dp_run *blocking = NULL; /* the same MPI reduction without the overlap */
+            for (int j = 0; j < n_runs; j++)
+                if (runs[j].np == 2 && strcmp(runs[j].algo, "mpi") == 0) blocking = &runs[j];
+            if (blocking) {
+                dlb_run_metric(run, "dp_overlap_step_speedup_np2", blocking->step_ms / r->step_ms, "x");
+                dlb_run_metric(run, "dp_overlap_exposed_comm_ms_np2", r->comm_ms, "ms");
+                dlb_run_metric(run, "dp_blocking_comm_ms_np2", blocking->comm_ms, "ms");
+            }
+        }
         if (r->np == np_max && strcmp(r->algo, "ring") == 0 && np_max > 2)
             dlb_run_metric(run, "dp_efficiency_np4", one->step_ms / r->step_ms / r->np, "ratio");
     }

@@ -72,6 +72,11 @@ typedef struct dl_mlp {
     int batch; /* rows of the last forward */
     const dl_variant *linear, *relu, *xent;
     const dl_ops *ops; /* the backend every buffer above belongs to */
+    /* Called by dl_mlp_backward as each layer's gradients are complete (dl_mlp_set_grad_hook). */
+    struct dl_mlp_hook_slot {
+        dl_status (*fn)(void *ctx, int layer, float *grads, size_t count);
+        void *ctx;
+    } grad_hook;
 } dl_mlp;
 
 /* Allocate a model for batches of up to max_batch rows. variants: "ref", "fast" or "cuda".
@@ -98,6 +103,15 @@ dl_status dl_mlp_forward(dl_mlp *m, const float *x, const int *targets, int B, f
 
 /* Gradients of the last forward's mean loss into m->grads (zeroed first). */
 dl_status dl_mlp_backward(dl_mlp *m);
+
+/* A hook the backward calls as soon as layer l's gradients are final — last layer first, the
+ * order backward produces them — with grads = m->dW[l] and count = its weights and biases
+ * (dW[l] and db[l] are adjacent in m->grads). Data-parallel training starts each layer's
+ * allreduce there, so communication overlaps the rest of the backward (as PyTorch DDP's
+ * bucket hooks do). The hook may change those gradients (scale them) but must not read any
+ * other layer's. A non-DL_OK return ends the backward with it. fn = NULL removes it. */
+typedef dl_status (*dl_mlp_grad_hook)(void *ctx, int layer, float *grads, size_t count);
+void dl_mlp_set_grad_hook(dl_mlp *m, dl_mlp_grad_hook fn, void *ctx);
 
 /* Correct predictions (argmax of the logits) among the last forward's rows; targets is host
  * memory. -1 when the logits cannot be copied back from the device (dl_last_error says
