@@ -90,6 +90,9 @@ static void gpipe_stage(writer *w, int m) {
  * to do after its last Bi (the last stage p, stage 0 one), and those late W's fill the gaps the
  * cool-down would leave. Held activations stay ≤ p on every stage, 1F1B's peak (stage 0). */
 static void one_f_one_b_stage(writer *w, int p, int m, int s, int split) {
+    /* Exercise (lesson 7): stage s's op list — warm-up forwards, then one forward and one
+     * backward in turn, then the cool-down backwards (and ZB-H1's late W's when split). */
+    /* BEGIN SOLUTION stub: (void)w; (void)p; (void)m; (void)s; (void)split; (void)put; */
     int warmup = p - 1 - s < m ? p - 1 - s : m;
     for (int mb = 0; mb < warmup; mb++)
         put(w, DL_PP_F, mb, 0);
@@ -105,6 +108,7 @@ static void one_f_one_b_stage(writer *w, int p, int m, int s, int split) {
     if (split)
         for (int mb = m - s > 0 ? m - s : 0; mb < m; mb++)
             put(w, DL_PP_W, mb, 0);
+    /* END SOLUTION */
 }
 
 /* Megatron's interleaved order: the k-th forward of a stage takes chunk ⌊(k mod pv)/p⌋ of
