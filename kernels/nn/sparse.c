@@ -154,6 +154,9 @@ void dl_sparse_apply(const dl_sparse *s, float *params) { dl_sparse_mask_state(s
 
 void dl_sparse_redistribute(const double *share, const size_t *capacity, int n, size_t total,
                             size_t *out) {
+    /* Exercise (lesson 5): sparse momentum's redistribution, as sparse.h states it. The
+     * handout's stub gives every layer nothing, so the regrowth loses weights. */
+    /* BEGIN SOLUTION stub: (void)share; (void)capacity; (void)total; for (int i = 0; i < n; i++) out[i] = 0; */
     size_t cap_sum = 0;
     bool open[DL_SPARSE_MAX_LAYERS];
     for (int i = 0; i < n; i++) out[i] = 0, open[i] = capacity[i] > 0, cap_sum += capacity[i];
@@ -191,6 +194,7 @@ void dl_sparse_redistribute(const double *share, const size_t *capacity, int n, 
         }
         remaining = 0;
     }
+    /* END SOLUTION */
 }
 
 /* -------------------------------------------------------------- prune/regrow */
