@@ -54,17 +54,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     dlb_run *run = NULL;
-    if (dlb_run_open(cli.out, "04-int8-outliers", &run) != 0) {
+    if (dlb_run_start(&cli, "04-int8-outliers", "cpu", NULL, &run) != 0) {
         fprintf(stderr, "error: %s\n", dlb_error());
         return 1;
     }
-    dlb_context ctx;
-    dlb_context_collect(&ctx);
-    dlb_context_print(&ctx);
-    dlb_run_param(run, "quick", "%s", cfg.quick ? "true" : "false");
-    dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
-    dlb_run_param(run, "threads", "%d", cfg.threads);
-    dlb_run_param(run, "device", "cpu (asked: %s)", cli.device);
     dlb_run_param(run, "inject", "%d", cfg.n_inject);
     printf("threads %d%s\nresults in %s/\n\n", cfg.threads, cfg.quick ? " (--quick: a tiny model, few windows)" : "",
            dlb_run_dir(run));

@@ -112,18 +112,11 @@ int main(int argc, char **argv) {
     }
 
     dlb_run *run = NULL;
-    if (dlb_run_open(cli.out, "05-sparse-momentum", &run) != 0) {
+    if (dlb_run_start(&cli, "05-sparse-momentum", NULL, NULL, &run) != 0) {
         fprintf(stderr, "error: %s\n", dlb_error());
         return 1;
     }
-    dlb_context ctx;
-    dlb_context_collect(&ctx);
-    dlb_context_print(&ctx);
-    dlb_run_param(run, "quick", "%s", cfg.quick ? "true" : "false");
-    dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
     dlb_run_param(run, "seeds", "%d", cfg.n_seeds);
-    dlb_run_param(run, "threads", "%d", cfg.threads);
-    dlb_run_param(run, "device", "%s", cli.device);
     dlb_run_param(run, "epochs", "%d", cfg.epochs);
     dlb_run_param(run, "train_images", "%d", cfg.train_count);
     dlb_run_param(run, "test_images", "%d", cfg.test_count);

@@ -105,17 +105,12 @@ int main(int argc, char **argv) {
     }
 
     dlb_run *run = NULL;
-    if (dlb_run_open(cli.out, "06-ring-allreduce", &run) != 0) {
+    if (dlb_run_start(&cli, "06-ring-allreduce", NULL, NULL, &run) != 0) {
         fprintf(stderr, "error: %s\n", dlb_error());
         return 1;
     }
-    dlb_context ctx;
-    dlb_context_collect(&ctx);
-    dlb_context_print(&ctx);
-    dlb_run_param(run, "quick", "%s", cfg.quick ? "true" : "false");
     dlb_run_param(run, "np_max", "%d", cfg.np_max);
     dlb_run_param(run, "max_bytes", "%ld", cfg.max_bytes);
-    dlb_run_param(run, "seed", "%llu", (unsigned long long)cfg.seed);
     dlb_run_param(run, "cores", "%d", cfg.cores);
     dlb_run_param(run, "hostfile", "%s", hostfile ? hostfile : "");
     dlb_run_param(run, "dp_steps", "%ld", cfg.dp_steps);

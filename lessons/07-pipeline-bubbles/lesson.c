@@ -49,14 +49,10 @@ int main(int argc, char **argv) {
     pp_config cfg = {.quick = cli.quick, .bytes_per_microbatch = act_bytes};
 
     dlb_run *run = NULL;
-    if (dlb_run_open(cli.out, "07-pipeline-bubbles", &run) != 0) {
+    if (dlb_run_start(&cli, "07-pipeline-bubbles", NULL, NULL, &run) != 0) {
         fprintf(stderr, "error: %s\n", dlb_error());
         return 1;
     }
-    dlb_context ctx;
-    dlb_context_collect(&ctx);
-    dlb_context_print(&ctx);
-    dlb_run_param(run, "quick", "%s", cfg.quick ? "true" : "false");
     dlb_run_param(run, "act_bytes_per_microbatch", "%.0f", act_bytes);
     dlb_run_param(run, "costs", "%s", "F = Bi = W = 1, send 0 unless a table says otherwise");
     printf("every number below is simulated (dl_pp_simulate) in this run%s\nresults in %s/\n\n",
